@@ -70,7 +70,7 @@ def read_mask(path: str | Path) -> np.ndarray:
         else:
             expected = f"mode {image.mode}; expected a single-channel 8-bit mask of class indices"
         raise DatasetError(f"{path}: {expected}")
-    return validate_mask(np.asarray(image, dtype=np.uint8), path)
+    return validate_mask(np.array(image, dtype=np.uint8), path)
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -78,7 +78,7 @@ def read_image(path: str | Path) -> np.ndarray:
     image = _load(Path(path))
     if image.mode != "RGB":
         image = image.convert("RGB")
-    return np.asarray(image)
+    return np.array(image)
 
 
 def read_pair(image_path: Path, mask_path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -181,21 +181,22 @@ class CheckReport:
         return not self.problems
 
     def format(self) -> str:
-        """A plain-text report for the terminal or a notebook."""
+        """A plain-text report for the terminal or a notebook: counts, sizes, label shares, problems."""
         from faceparse_lib.classes import CLASSES
 
         lines = [f"dataset {self.root}"]
         for s in self.splits:
             sizes = ", ".join(f"{w}×{h}: {n}" for (w, h), n in s.sizes.most_common())
             lines.append(f"  {s.split}: {s.images} images, {s.masks} masks; sizes {sizes or '-'}")
-            total = int(s.label_pixels.sum())
-            if total:
-                shares = [
-                    f"{CLASSES[c]} {100 * s.label_pixels[c] / total:.2f}%" for c in range(NUM_CLASSES)
-                ]
-                if s.label_pixels[IGNORE_INDEX]:
-                    shares.append(f"ignore {100 * s.label_pixels[IGNORE_INDEX] / total:.2f}%")
-                lines.append("    labels: " + ", ".join(shares))
+        labelled = [s for s in self.splits if s.label_pixels.sum()]
+        if labelled:
+            lines.append("  pixel share per class (%):")
+            lines.append("    " + f"{'class':<12}" + "".join(f"{s.split:>9}" for s in labelled))
+            names = [(c, CLASSES[c]) for c in range(NUM_CLASSES)] + [(IGNORE_INDEX, "ignore (255)")]
+            for index, name in names:
+                shares = [100 * s.label_pixels[index] / s.label_pixels.sum() for s in labelled]
+                if index != IGNORE_INDEX or any(shares):
+                    lines.append("    " + f"{name:<12}" + "".join(f"{v:9.3f}" for v in shares))
         lines.append(f"{len(self.problems)} problem(s)" + (":" if self.problems else ""))
         lines += [f"  - {p}" for p in self.problems]
         return "\n".join(lines)
