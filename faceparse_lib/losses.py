@@ -1,0 +1,94 @@
+"""The training loss: class-weighted cross-entropy on the main and auxiliary logits, optionally plus Dice."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from segmentation_models_pytorch.losses import DiceLoss
+from torch import nn
+
+from faceparse_lib.classes import IGNORE_INDEX
+
+
+def weighted_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, class_weights: torch.Tensor | None = None, ignore_index: int = IGNORE_INDEX
+) -> torch.Tensor:
+    """Sum over pixels of w[target] × CE, divided by the number of non-ignored pixels (0 when there are none).
+
+    This is mmsegmentation's CrossEntropyLoss with `avg_non_ignore=True`. The seed report ran mmseg's default
+    (`avg_non_ignore=False`: divide by every pixel, ignored ones included), which gives the same value whenever
+    no pixel is ignored; it differs only on crops padded with 255, where the padding would otherwise dilute the
+    loss. It is deliberately not torch's `reduction="mean"`, which divides by the sum of the weights of the
+    non-ignored pixels and so cancels the overall scale of the weights and makes a pixel's pull depend on
+    which other classes share its batch.
+    """
+    logits = resize_to(logits, target.shape[-2:])
+    per_pixel = F.cross_entropy(logits, target, weight=class_weights, ignore_index=ignore_index, reduction="none")
+    valid = (target != ignore_index).sum()
+    # Ignored pixels contribute exactly 0 (and 0 gradient), so an all-ignored batch gives 0, not 0/0.
+    return per_pixel.sum() / valid.clamp(min=1)
+
+
+def resize_to(logits: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """Logits bilinearly resized to `size` (as mmseg does before its losses); unchanged when already that size."""
+    if tuple(logits.shape[-2:]) == tuple(size):
+        return logits
+    return F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def as_weight_tensor(class_weights: Sequence[float] | np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Class weights as a 1-D float tensor; raises ValueError unless they are finite and non-negative."""
+    weights = torch.as_tensor(class_weights, dtype=torch.float32).detach().clone()
+    if weights.ndim != 1 or weights.numel() == 0:
+        raise ValueError(f"class_weights: expected a 1-D sequence with one weight per class, got shape {tuple(weights.shape)}")
+    if not torch.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError(f"class_weights: expected finite non-negative numbers, got {weights.tolist()}")
+    return weights
+
+
+class SegmentationLoss(nn.Module):
+    """Weighted CE on "out" + aux_weight × weighted CE on "aux" (+ dice_weight × Dice on "out")."""
+
+    def __init__(
+        self,
+        class_weights: Sequence[float] | np.ndarray | torch.Tensor | None = None,
+        aux_weight: float = 0.4,
+        ignore_index: int = IGNORE_INDEX,
+        dice_weight: float = 0.0,
+    ):
+        super().__init__()
+        weights = None if class_weights is None else as_weight_tensor(class_weights)
+        self.register_buffer("class_weights", weights, persistent=False)
+        self.aux_weight = aux_weight
+        self.ignore_index = ignore_index
+        self.dice_weight = dice_weight
+        self.dice = DiceLoss("multiclass", from_logits=True, ignore_index=ignore_index) if dice_weight else None
+
+    def terms(self, outputs: dict[str, torch.Tensor] | torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The unweighted loss terms present: "ce" always, "aux" when the outputs have it, "dice" when enabled."""
+        if isinstance(outputs, torch.Tensor):
+            outputs = {"out": outputs}
+        self.check_classes(outputs["out"])
+        target = target.long()
+        found = {"ce": weighted_cross_entropy(outputs["out"], target, self.class_weights, self.ignore_index)}
+        if "aux" in outputs and self.aux_weight:
+            found["aux"] = weighted_cross_entropy(outputs["aux"], target, self.class_weights, self.ignore_index)
+        if self.dice is not None:
+            found["dice"] = self.dice(resize_to(outputs["out"], target.shape[-2:]), target)
+        return found
+
+    def forward(self, outputs: dict[str, torch.Tensor] | torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The total loss for a model's output dict (or plain logits N×C×H×W) and an int mask N×H×W."""
+        found = self.terms(outputs, target)
+        scale = {"ce": 1.0, "aux": self.aux_weight, "dice": self.dice_weight}
+        return sum(scale[name] * value for name, value in found.items())
+
+    def check_classes(self, logits: torch.Tensor) -> None:
+        """Raise ValueError when the class weights do not match the number of logit channels."""
+        if self.class_weights is not None and self.class_weights.numel() != logits.shape[1]:
+            raise ValueError(
+                f"class_weights has {self.class_weights.numel()} entries but the logits have {logits.shape[1]} classes"
+            )
