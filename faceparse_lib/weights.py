@@ -1,0 +1,270 @@
+"""Per-class pixel statistics of label masks and the class weights a weighted loss derives from them."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from faceparse_lib.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
+from faceparse_lib.data import MASK_SUFFIX, FaceParsingDataset, _files, read_mask
+
+log = logging.getLogger(__name__)
+
+REFERENCE_COUNTS_CSV = Path(__file__).resolve().parents[1] / "data" / "reference_counts.csv"
+
+# Below this many masks a process pool costs more to start than it saves.
+_MIN_MASKS_PER_WORKER = 16
+_MAX_CHUNK = 64
+
+
+@dataclass
+class PixelCounts:
+    """Per-class pixel statistics of a set of masks; IGNORE_INDEX pixels are counted apart, never as a class.
+
+    `np.asarray(counts)` gives `pixels`, so a PixelCounts goes wherever an int64[19] of pixel counts does.
+    """
+
+    pixels: np.ndarray  # int64[C]: pixels of each class
+    images: np.ndarray  # int64[C]: masks in which each class appears
+    present_pixels: np.ndarray  # int64[C]: labelled pixels of the masks in which each class appears
+    n_images: int = 0
+    ignored: int = 0  # IGNORE_INDEX pixels
+
+    @classmethod
+    def zeros(cls, num_classes: int = NUM_CLASSES) -> PixelCounts:
+        """Empty statistics for `num_classes` classes."""
+        return cls(*(np.zeros(num_classes, dtype=np.int64) for _ in range(3)))
+
+    @property
+    def total(self) -> int:
+        """Labelled pixels: the sum over classes, ignore pixels left out."""
+        return int(self.pixels.sum())
+
+    @property
+    def frequency(self) -> np.ndarray:
+        """Share of the labelled pixels held by each class (float64, sums to 1)."""
+        return self.pixels / max(self.total, 1)
+
+    def __add__(self, other: PixelCounts) -> PixelCounts:
+        return PixelCounts(
+            self.pixels + other.pixels,
+            self.images + other.images,
+            self.present_pixels + other.present_pixels,
+            self.n_images + other.n_images,
+            self.ignored + other.ignored,
+        )
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        return self.pixels if dtype is None else self.pixels.astype(dtype)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per class: name, pixels, share of labelled pixels, images containing it and their share."""
+        names = CLASSES if len(self.pixels) == NUM_CLASSES else tuple(str(c) for c in range(len(self.pixels)))
+        frame = pd.DataFrame(
+            {
+                "name": names,
+                "pixels": self.pixels,
+                "share": self.frequency,
+                "images": self.images,
+                "image_share": self.images / max(self.n_images, 1),
+            }
+        )
+        frame.index.name = "class"
+        return frame
+
+
+def label_histogram(mask: np.ndarray) -> np.ndarray:
+    """Pixel count of every value 0..255 in a uint8 mask (int64[256])."""
+    flat = mask.ravel()
+    changes = flat[1:] != flat[:-1]
+    # Masks are mostly long runs of one label; bincount on them stalls on a single counter, so count runs
+    # instead, unless the mask is noisy enough that plain bincount is the faster of the two.
+    if flat.size < 2 or np.count_nonzero(changes) > flat.size // 16:
+        return np.bincount(flat, minlength=256)
+    starts = np.concatenate(([0], np.flatnonzero(changes) + 1))
+    lengths = np.diff(starts, append=flat.size)
+    return np.bincount(flat[starts], weights=lengths, minlength=256).astype(np.int64)
+
+
+def mask_counts(path: str | Path) -> PixelCounts:
+    """Statistics of one mask file, with the dataset's errors for a bad mask."""
+    histogram = label_histogram(read_mask(path))
+    pixels = histogram[:NUM_CLASSES]
+    present = pixels > 0
+    return PixelCounts(
+        pixels=pixels,
+        images=present.astype(np.int64),
+        present_pixels=np.where(present, pixels.sum(), 0),
+        n_images=1,
+        ignored=int(histogram[IGNORE_INDEX]),
+    )
+
+
+def _count_chunk(paths: list[Path]) -> PixelCounts:
+    total = PixelCounts.zeros()
+    for path in paths:
+        total = total + mask_counts(path)
+    return total
+
+
+def mask_paths(masks: str | Path | FaceParsingDataset | Iterable[str | Path]) -> list[Path]:
+    """The mask files behind a masks folder, a FaceParsingDataset, or an iterable of paths."""
+    if isinstance(masks, FaceParsingDataset):
+        return [mask for _, mask in masks.pairs]
+    if isinstance(masks, (str, Path)):
+        return sorted(_files(Path(masks), (MASK_SUFFIX,)).values())
+    return [Path(p) for p in masks]
+
+
+def default_workers() -> int:
+    """Worker processes to use: the CPUs this process may run on, at most 8."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, 8))
+
+
+def count_pixels(
+    masks: str | Path | FaceParsingDataset | Iterable[str | Path],
+    workers: int | None = None,
+    progress: bool = False,
+) -> PixelCounts:
+    """Per-class pixel counts and images per class over a masks folder, a FaceParsingDataset or a list of mask paths.
+
+    For a split of the course layout pass `FaceParsingDataset(root, split)` (the files it would train on;
+    its transform is not applied) or the folder `root/split/masks`. A bad mask raises the dataset's
+    DatasetError naming the file. `workers` processes share the files (default: `default_workers()`;
+    1 counts in this process).
+    """
+    from tqdm.auto import tqdm
+
+    paths = mask_paths(masks)
+    workers = default_workers() if workers is None else max(1, int(workers))
+    workers = min(workers, max(1, len(paths) // _MIN_MASKS_PER_WORKER))
+    with tqdm(total=len(paths), desc="count pixels", unit="mask", disable=not progress, leave=False) as bar:
+        if workers == 1:
+            total = PixelCounts.zeros()
+            for path in paths:
+                total = total + mask_counts(path)
+                bar.update()
+            return total
+        return _count_in_pool(paths, workers, bar.update)
+
+
+def _count_in_pool(paths: list[Path], workers: int, advance: Callable[[int], object]) -> PixelCounts:
+    size = max(1, min(_MAX_CHUNK, math.ceil(len(paths) / (4 * workers))))
+    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
+    total = PixelCounts.zeros()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending = {pool.submit(_count_chunk, chunk): len(chunk) for chunk in chunks}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                if future.exception() is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise future.exception()
+                total = total + future.result()
+                advance(pending.pop(future))
+    return total
+
+
+def _log2_weights(pixels: np.ndarray, present_pixels: np.ndarray) -> np.ndarray:
+    return np.log2(pixels.sum() / pixels)
+
+
+def _inverse_weights(pixels: np.ndarray, present_pixels: np.ndarray) -> np.ndarray:
+    return pixels.sum() / (len(pixels) * pixels)
+
+
+def _median_weights(pixels: np.ndarray, present_pixels: np.ndarray) -> np.ndarray:
+    frequency = pixels / present_pixels
+    return np.median(frequency[pixels > 0]) / frequency
+
+
+def _enet_weights(pixels: np.ndarray, present_pixels: np.ndarray) -> np.ndarray:
+    return 1.0 / np.log(1.02 + pixels / pixels.sum())
+
+
+# name -> (rule, one-line description); n_c = pixels of class c, N = labelled pixels, C = number of classes.
+WEIGHT_METHODS: dict[str, tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], str]] = {
+    "log2": (_log2_weights, "log2(N / n_c), the seed report's rule"),
+    "inverse": (_inverse_weights, "N / (C * n_c), inverse frequency scaled so balanced classes weigh 1"),
+    "median": (
+        _median_weights,
+        "median(f) / f_c with f_c = n_c / labelled pixels of the images containing c (Eigen & Fergus, 2015)",
+    ),
+    "enet": (_enet_weights, "1 / ln(1.02 + n_c / N) (Paszke et al., ENet, 2016)"),
+}
+MISSING_POLICIES = ("max", "zero", "error")
+
+
+def class_weights(
+    counts: PixelCounts | np.ndarray | torch.Tensor | Iterable[int],
+    method: str = "log2",
+    missing: str = "max",
+) -> torch.Tensor:
+    """Loss weights in class order (float32) from pixel counts, by one of WEIGHT_METHODS.
+
+    `counts` is a PixelCounts or plain per-class pixel counts. "median" needs per-image presence; from plain
+    counts it falls back to f_c = n_c / N. A class with no pixels has no frequency, so every rule would give it
+    inf; instead `missing` decides: "max" (default) gives it the largest weight of the classes present,
+    "zero" gives it 0 (it never occurs as a target in these masks), "error" raises ValueError.
+    """
+    if method not in WEIGHT_METHODS:
+        raise ValueError(f"unknown class-weight method {method!r}; choose from {', '.join(WEIGHT_METHODS)}")
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"unknown missing-class policy {missing!r}; choose from {', '.join(MISSING_POLICIES)}")
+    pixels, present_pixels = _as_counts(counts)
+    if pixels.sum() == 0:
+        raise ValueError("no labelled pixels in the counts; cannot weight classes")
+    absent = pixels == 0
+    weights = np.zeros(len(pixels), dtype=np.float64)
+    rule = WEIGHT_METHODS[method][0]
+    with np.errstate(divide="ignore", invalid="ignore"):  # absent classes: replaced just below
+        weights[~absent] = rule(pixels, present_pixels)[~absent]
+    if absent.any():
+        names = ", ".join(_class_name(c, len(pixels)) for c in np.flatnonzero(absent))
+        if missing == "error":
+            raise ValueError(f"no pixels of class {names}; no {method} weight exists (pass missing='max' or 'zero')")
+        weights[absent] = weights[~absent].max() if missing == "max" else 0.0
+        log.warning("class %s has no pixels; weight set to %.4f (missing=%r)", names, weights[absent][0], missing)
+    return torch.from_numpy(weights).float()
+
+
+def _as_counts(counts: PixelCounts | np.ndarray | torch.Tensor | Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels, present_pixels) as float64 arrays; plain counts use the total as every class's denominator."""
+    if isinstance(counts, PixelCounts):
+        return counts.pixels.astype(np.float64), counts.present_pixels.astype(np.float64)
+    if isinstance(counts, torch.Tensor):
+        counts = counts.detach().cpu().numpy()
+    pixels = np.asarray(counts, dtype=np.float64)
+    if pixels.ndim != 1 or pixels.size == 0:
+        raise ValueError(f"expected one pixel count per class, got an array of shape {pixels.shape}")
+    if not np.all(np.isfinite(pixels)) or (pixels < 0).any():
+        raise ValueError("pixel counts must be finite and non-negative")
+    return pixels, np.full_like(pixels, pixels.sum())
+
+
+def _class_name(index: int, num_classes: int) -> str:
+    return f"{index} ({CLASSES[index]})" if num_classes == NUM_CLASSES else str(index)
+
+
+def reference_counts(path: str | Path | None = None) -> pd.DataFrame:
+    """The seed report's counts on its 5,000 training masks: name, pixels, report_weight, indexed by class."""
+    path = Path(path) if path is not None else REFERENCE_COUNTS_CSV
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: reference counts not found; expected the kit's data/reference_counts.csv")
+    frame = pd.read_csv(path, index_col="class")
+    expected = ["name", "pixels", "report_weight"]
+    if list(frame.columns) != expected or list(frame.index) != list(range(NUM_CLASSES)):
+        raise ValueError(f"{path}: expected columns class,{','.join(expected)} and rows 0..{NUM_CLASSES - 1}")
+    if tuple(frame["name"]) != CLASSES:
+        raise ValueError(f"{path}: class names {tuple(frame['name'])} differ from faceparse_lib.classes.CLASSES")
+    return frame
