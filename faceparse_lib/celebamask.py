@@ -303,6 +303,9 @@ def _selection(
     if unknown:
         raise ValueError(f"unknown split names {sorted(unknown)}; choose from {', '.join(SPLITS)}")
     official = official_split(mapping)
+    counts = {split: len(ids) for split, ids in official.items()}
+    if len(mapping) == sum(OFFICIAL_COUNTS.values()) and counts != OFFICIAL_COUNTS:
+        log.warning("the mapping file splits into %s, not the official %s", counts, OFFICIAL_COUNTS)
     return {split: select_subset(official[split], subset.get(split), seed) for split in splits}
 
 
@@ -331,7 +334,7 @@ def _jobs(
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise DatasetError(f"{image_path(raw_root, missing[0])}: image not found, though {MAPPING_FILE} lists it{more}")
-    jobs, done = [], 0
+    todo: dict[str, list[int]] = {}
     for split, ids in selection.items():
         if not ids:
             continue
@@ -340,10 +343,13 @@ def _jobs(
             folder.mkdir(parents=True, exist_ok=True)
             _remove_stale_temporaries(folder)
         finished = _file_stems(image_dir, ".jpg") & _file_stems(mask_dir, ".png")
-        todo = [idx for idx in ids if course_name(idx) not in finished]
-        done += len(ids) - len(todo)
-        parts = _index_parts(raw_root, todo)
-        for idx in todo:
+        todo[split] = [idx for idx in ids if course_name(idx) not in finished]
+    done = len(all_ids) - sum(map(len, todo.values()))
+    parts = _index_parts(raw_root, [idx for ids in todo.values() for idx in ids])
+    jobs = []
+    for split, ids in todo.items():
+        image_dir, mask_dir = _split_dirs(out_root, split)
+        for idx in ids:
             if not parts[idx]:
                 log.warning("%s: no part masks for image %d; its label map is all background", raw_root / PART_DIR, idx)
             name = course_name(idx)

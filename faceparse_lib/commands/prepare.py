@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from faceparse_lib.celebamask import DEFAULT_SIZE, OFFICIAL_COUNTS, prepare_celebamask
-from faceparse_lib.data import SPLITS, DatasetError
+from faceparse_lib.data import SPLITS
 from faceparse_lib.download import default_work_dir, locate
 
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             root, args.out, workers=args.workers, size=args.size, splits=args.splits, seed=args.seed,
             subset={split: getattr(args, f"subset_{split}") for split in SPLITS}, progress=progress,
         )
-    except (DatasetError, RuntimeError) as err:
+    except (ValueError, RuntimeError) as err:  # DatasetError is a ValueError
         print(f"error: {err}")
         return 1
     print(summary.format())
