@@ -106,8 +106,10 @@ def download_official_zip(dest_dir: str | Path, quiet: bool = False) -> Path:
     try:
         result = gdown.download(f"https://drive.google.com/uc?id={OFFICIAL_DRIVE_ID}", str(partial), quiet=quiet)
     except Exception as err:  # gdown raises its own types, which differ between versions
+        partial.unlink(missing_ok=True)
         raise RuntimeError(f"the Google Drive download failed ({err}); this file often hits its daily quota: {manual}") from err
     if result is None or not partial.is_file():
+        partial.unlink(missing_ok=True)
         raise RuntimeError(f"the Google Drive download failed; this file often hits its daily quota: {manual}")
     os.replace(partial, target)
     return target
