@@ -87,7 +87,7 @@ class ConfusionMatrix:
                     f"logits of shape {tuple(pred.shape)} do not fit target of shape {tuple(target.shape)}; expected "
                     f"N×{self.num_classes}×H×W logits for an N×H×W target (or {self.num_classes}×H×W for H×W)"
                 )
-            return pred.argmax(dim=-3), target
+            return pred.max(dim=-3).indices, target  # same first-max indices as argmax, several times faster on CPU
         if pred.shape != target.shape:
             raise ValueError(
                 f"pred of shape {tuple(pred.shape)} does not match target of shape {tuple(target.shape)}; "

@@ -8,7 +8,7 @@ import os
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -95,25 +95,23 @@ def label_histogram(mask: np.ndarray) -> np.ndarray:
     return np.bincount(flat[starts], weights=lengths, minlength=256).astype(np.int64)
 
 
-def mask_counts(path: str | Path) -> PixelCounts:
-    """Statistics of one mask file, with the dataset's errors for a bad mask."""
-    histogram = label_histogram(read_mask(path))
-    pixels = histogram[:NUM_CLASSES]
+def histogram_counts(histograms: np.ndarray) -> PixelCounts:
+    """Statistics of a set of masks from their label histograms (one int64[256] row per mask)."""
+    histograms = np.asarray(histograms, dtype=np.int64).reshape(-1, 256)
+    pixels = histograms[:, :NUM_CLASSES]
     present = pixels > 0
     return PixelCounts(
-        pixels=pixels,
-        images=present.astype(np.int64),
-        present_pixels=np.where(present, pixels.sum(), 0),
-        n_images=1,
-        ignored=int(histogram[IGNORE_INDEX]),
+        pixels=pixels.sum(axis=0),
+        images=present.sum(axis=0, dtype=np.int64),
+        present_pixels=(present * pixels.sum(axis=1, keepdims=True)).sum(axis=0),
+        n_images=len(histograms),
+        ignored=int(histograms[:, IGNORE_INDEX].sum()),
     )
 
 
-def _count_chunk(paths: list[Path]) -> PixelCounts:
-    total = PixelCounts.zeros()
-    for path in paths:
-        total = total + mask_counts(path)
-    return total
+def count_files(paths: list[Path]) -> PixelCounts:
+    """Statistics of some mask files, read in this process, with the dataset's errors for a bad mask."""
+    return histogram_counts([label_histogram(read_mask(path)) for path in paths])
 
 
 def mask_paths(masks: str | Path | FaceParsingDataset | Iterable[str | Path]) -> list[Path]:
@@ -148,31 +146,30 @@ def count_pixels(
     paths = mask_paths(masks)
     workers = default_workers() if workers is None else max(1, int(workers))
     workers = min(workers, max(1, len(paths) // _MIN_MASKS_PER_WORKER))
-    with tqdm(total=len(paths), desc="count pixels", unit="mask", disable=not progress, leave=False) as bar:
-        if workers == 1:
-            total = PixelCounts.zeros()
-            for path in paths:
-                total = total + mask_counts(path)
-                bar.update()
-            return total
-        return _count_in_pool(paths, workers, bar.update)
-
-
-def _count_in_pool(paths: list[Path], workers: int, advance: Callable[[int], object]) -> PixelCounts:
     size = max(1, min(_MAX_CHUNK, math.ceil(len(paths) / (4 * workers))))
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     total = PixelCounts.zeros()
+    with tqdm(total=len(paths), desc="count pixels", unit="mask", disable=not progress, leave=False) as bar:
+        for counts in _map_chunks(chunks, workers):
+            total = total + counts
+            bar.update(counts.n_images)
+    return total
+
+
+def _map_chunks(chunks: list[list[Path]], workers: int) -> Iterator[PixelCounts]:
+    """count_files of every chunk, in this process or in `workers` processes, yielded as each finishes."""
+    if workers == 1:
+        yield from map(count_files, chunks)
+        return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending = {pool.submit(_count_chunk, chunk): len(chunk) for chunk in chunks}
+        pending = {pool.submit(count_files, chunk) for chunk in chunks}
         while pending:
-            done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
             for future in done:
                 if future.exception() is not None:
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise future.exception()
-                total = total + future.result()
-                advance(pending.pop(future))
-    return total
+                yield future.result()
 
 
 def _log2_weights(pixels: np.ndarray, present_pixels: np.ndarray) -> np.ndarray:

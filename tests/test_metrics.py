@@ -216,3 +216,12 @@ def test_agrees_with_torchmetrics_on_random_data():
     assert metric.mean_f1(include_background=True) == pytest.approx(
         float(MulticlassF1Score(average="macro", **kwargs)(pred, target))
     )
+
+
+def test_tied_logits_pick_the_first_class_as_argmax_does():
+    logits = torch.zeros(1, 5, 2, 2)
+    logits[0, 2:4, 0, 0] = 1.0  # classes 2 and 3 tie at the top of one pixel
+    metric = ConfusionMatrix(5)
+    metric.update(logits, torch.zeros(1, 2, 2, dtype=torch.long))
+    assert metric.matrix[0].tolist() == [3, 0, 1, 0, 0]
+    assert torch.equal(logits.argmax(1).flatten().bincount(minlength=5), metric.matrix.sum(0))
