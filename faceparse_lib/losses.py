@@ -11,6 +11,7 @@ from segmentation_models_pytorch.losses import DiceLoss
 from torch import nn
 
 from faceparse_lib.classes import IGNORE_INDEX
+from faceparse_lib.model import resize
 
 
 def weighted_cross_entropy(
@@ -25,18 +26,11 @@ def weighted_cross_entropy(
     non-ignored pixels and so cancels the overall scale of the weights and makes a pixel's pull depend on
     which other classes share its batch.
     """
-    logits = resize_to(logits, target.shape[-2:])
+    logits = resize(logits, target.shape[-2:])  # as mmseg does before its losses
     per_pixel = F.cross_entropy(logits, target, weight=class_weights, ignore_index=ignore_index, reduction="none")
     valid = (target != ignore_index).sum()
     # Ignored pixels contribute exactly 0 (and 0 gradient), so an all-ignored batch gives 0, not 0/0.
     return per_pixel.sum() / valid.clamp(min=1)
-
-
-def resize_to(logits: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    """Logits bilinearly resized to `size` (as mmseg does before its losses); unchanged when already that size."""
-    if tuple(logits.shape[-2:]) == tuple(size):
-        return logits
-    return F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 def as_weight_tensor(class_weights: Sequence[float] | np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -77,7 +71,7 @@ class SegmentationLoss(nn.Module):
         if "aux" in outputs and self.aux_weight:
             found["aux"] = weighted_cross_entropy(outputs["aux"], target, self.class_weights, self.ignore_index)
         if self.dice is not None:
-            found["dice"] = self.dice(resize_to(outputs["out"], target.shape[-2:]), target)
+            found["dice"] = self.dice(resize(outputs["out"], target.shape[-2:]), target)
         return found
 
     def forward(self, outputs: dict[str, torch.Tensor] | torch.Tensor, target: torch.Tensor) -> torch.Tensor:
