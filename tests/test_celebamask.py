@@ -305,3 +305,20 @@ def test_final_count_reports_files_from_an_earlier_larger_selection(tmp_path):
     summary = prepare_celebamask(raw, tmp_path / "out", workers=0, size=32, subset={"train": 2})
     assert summary.selected["train"] == 2 and summary.found["train"] == 2 and summary.extra["train"] == 8
     assert "8 other files from an earlier run" in summary.format()
+
+
+# ---- agreement with the plain official procedure (the benchmark's baseline) --------------------------------
+
+def test_masks_equal_the_plain_official_procedure_and_images_match_closely(tmp_path):
+    from faceparse_lib.benchmarks.prepare import make_fake_download, official_procedure
+
+    raw = make_fake_download(tmp_path / "raw", 3)
+    official_procedure(raw, tmp_path / "plain", 3)
+    prepare_celebamask(raw, tmp_path / "fast", workers=0)
+    for idx in range(3):
+        name = f"{idx:05d}"
+        assert np.array_equal(read_mask(tmp_path / "fast/train/masks" / f"{name}.png"),
+                              read_mask(tmp_path / "plain/masks" / f"{name}.png"))
+        fast = read_image(tmp_path / "fast/train/images" / f"{name}.jpg").astype(float)
+        plain = read_image(tmp_path / "plain/images" / f"{name}.jpg").astype(float)
+        assert 10 * np.log10(255**2 / ((fast - plain) ** 2).mean()) > 30  # PSNR in dB: the same picture
