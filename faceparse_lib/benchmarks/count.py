@@ -56,7 +56,7 @@ def decode_only(paths: list[Path], workers: int) -> None:
 
 def run(quick: bool) -> list[Comparison]:
     """Time the per-class loop, decode-only and count_pixels on synthetic 512×512 masks written to a temp dir."""
-    n = 48 if quick else 600
+    n = 32 if quick else 600
     workers = default_workers()
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_masks(Path(tmp), n)

@@ -59,7 +59,7 @@ def update_comparison(inputs: str, pred: torch.Tensor, target: torch.Tensor, rep
 def run(quick: bool) -> list[Comparison]:
     """Class-index and logit inputs on CPU, and on the GPU when there is one."""
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    n, size, repeats = (2, 256, 3) if quick else (8, 512, 5)
+    n, size, repeats = (2, 128, 3) if quick else (8, 512, 5)
     results = []
     for device in devices:
         logits, indices, target = batch(n, size, device)
