@@ -6,16 +6,16 @@ import json
 import logging
 import os
 import random
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, NamedTuple
+from typing import Iterable, Mapping, NamedTuple
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from faceparse_lib.classes import CLASSES
 from faceparse_lib.data import SPLITS, DatasetError
+from faceparse_lib.parallel import default_workers, parallel_map
 
 log = logging.getLogger(__name__)
 
@@ -359,22 +359,9 @@ def _jobs(
     return jobs, done
 
 
-def default_workers() -> int:
-    """The number of CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS and Windows
-        return os.cpu_count() or 1
-
-
-def _run(jobs: list[_Job], workers: int) -> Iterator[str | None]:
-    """Run the jobs in this process (workers <= 1) or in a process pool, yielding each result."""
-    if workers <= 1 or len(jobs) <= 1:
-        yield from map(_prepare_one, jobs)
-        return
-    chunksize = max(1, min(16, len(jobs) // (4 * workers)))
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        yield from pool.map(_prepare_one, jobs, chunksize=chunksize)
+def _chunksize(jobs: int, workers: int) -> int:
+    """Chunks small enough to balance the pool, large enough to keep its overhead low."""
+    return max(1, min(16, jobs // (4 * max(1, workers))))
 
 
 def prepare_celebamask(
@@ -409,8 +396,9 @@ def prepare_celebamask(
     log.info("%d images to prepare, %d already done", len(jobs), done)
     problems: list[str] = []
     workers = default_workers() if workers is None else workers
+    results = parallel_map(_prepare_one, jobs, workers, chunksize=_chunksize(len(jobs), workers))
     with tqdm(total=len(jobs), desc="prepare CelebAMask-HQ", unit="img", disable=not progress) as bar:
-        for problem in _run(jobs, workers):
+        for problem in results:
             if problem is None:
                 summary.written += 1
             else:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from faceparse_lib.classes import CLASSES
+from faceparse_lib.parallel import default_workers, parallel_map
 
 log = logging.getLogger(__name__)
 
@@ -262,12 +261,8 @@ def make_synthetic_dataset(
             mask = root / split / "masks" / f"{name}.png" if split != "test" else None
             jobs.append((root / split / "images" / f"{name}.jpg", mask, (seed, index), size))
             index += 1
-    workers = min(workers or os.cpu_count() or 1, max(1, len(jobs) // 16))
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            list(pool.map(_write_face, jobs, chunksize=8))
-    else:
-        for job in jobs:
-            _write_face(job)
+    workers = min(default_workers() if workers is None else workers, max(1, len(jobs) // 16))
+    for _ in parallel_map(_write_face, jobs, workers, chunksize=8):
+        pass
     log.info("wrote %d synthetic faces (%d train, %d val, %d test) to %s", len(jobs), n_train, n_val, n_test, root)
     return root

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import torch
 
 from faceparse_lib.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
 from faceparse_lib.data import MASK_SUFFIX, FaceParsingDataset, _files, read_mask
+from faceparse_lib.parallel import default_workers
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +121,6 @@ def mask_paths(masks: str | Path | FaceParsingDataset | Iterable[str | Path]) ->
     if isinstance(masks, (str, Path)):
         return sorted(_files(Path(masks), (MASK_SUFFIX,)).values())
     return [Path(p) for p in masks]
-
-
-def default_workers() -> int:
-    """Worker processes to use: the CPUs this process may run on, at most 8."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cpus, 8))
 
 
 def count_pixels(

@@ -14,7 +14,8 @@ from faceparse_lib.bench import Case, Comparison, compare
 from faceparse_lib.classes import NUM_CLASSES
 from faceparse_lib.data import read_mask
 from faceparse_lib.synthetic import synthetic_face
-from faceparse_lib.weights import count_pixels, default_workers
+from faceparse_lib.parallel import default_workers
+from faceparse_lib.weights import count_pixels
 
 
 def write_masks(folder: Path, n: int, size: int = 512) -> list[Path]:

@@ -11,12 +11,12 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from faceparse_lib.bench import Case, Comparison, compare
+from faceparse_lib.parallel import default_workers
 from faceparse_lib.celebamask import (
     IMAGE_DIR,
     MAPPING_FILE,
     PAINT_ORDER,
     PART_SIZE,
-    default_workers,
     image_path,
     part_path,
     prepare_celebamask,
