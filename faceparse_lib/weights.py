@@ -259,3 +259,18 @@ def reference_counts(path: str | Path | None = None) -> pd.DataFrame:
     if tuple(frame["name"]) != CLASSES:
         raise ValueError(f"{path}: class names {tuple(frame['name'])} differ from faceparse_lib.classes.CLASSES")
     return frame
+
+
+def weights_record(counts: PixelCounts, weights: list[float], method: str, missing: str) -> dict:
+    """A JSON-ready record of class weights with the method and statistics they came from, in class order."""
+    return {
+        "method": method,
+        "missing": missing,
+        "n_images": counts.n_images,
+        "labelled_pixels": counts.total,
+        "ignored_pixels": counts.ignored,
+        "classes": list(counts.to_frame()["name"]),
+        "pixels": counts.pixels.tolist(),
+        "images": counts.images.tolist(),
+        "weights": weights,
+    }

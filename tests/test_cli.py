@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -51,5 +52,9 @@ def test_python_dash_m_entry_point_runs():
 
 def test_demo_writes_and_checks_a_synthetic_set(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--train", "4", "--val", "2", "--size", "64"]) == 0
-    assert "demo finished" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "demo finished" in out and "0 problem(s)" in out
+    assert "deeplabv3plus_r50  43,589,878 parameters" in out
     assert len(list((tmp_path / "data" / "train" / "masks").glob("*.png"))) == 4
+    record = json.loads((tmp_path / "weights.json").read_text())
+    assert record["method"] == "log2" and record["n_images"] == 4 and len(record["weights"]) == 19

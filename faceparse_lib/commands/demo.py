@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
-from faceparse_lib.data import check_dataset
+import pandas as pd
+import torch
+
+from faceparse_lib.data import FaceParsingDataset, check_dataset
+from faceparse_lib.losses import SegmentationLoss
+from faceparse_lib.metrics import ConfusionMatrix
+from faceparse_lib.model import DEMO_MODEL, PARAMETER_BUDGET, build_model, check_parameter_budget, model_summary
 from faceparse_lib.synthetic import make_synthetic_dataset
+from faceparse_lib.weights import class_weights, count_pixels, reference_counts, weights_record
+
+SEED_MODEL = "deeplabv3plus_r50"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,5 +44,44 @@ def run(args: argparse.Namespace) -> int:
     print(report.format())
     if not report.ok:
         return 1
+
+    _step("3. class statistics and log2 class weights (the report's rule), beside the report's own")
+    counts = count_pixels(FaceParsingDataset(data, "train"))
+    weights = class_weights(counts, "log2")
+    reference = reference_counts()
+    table = pd.DataFrame(
+        {
+            "name": reference["name"],
+            "share %": 100 * counts.frequency,
+            "report share %": 100 * reference["pixels"] / reference["pixels"].sum(),
+            "weight": weights.numpy(),
+            "report weight": reference["report_weight"],
+        }
+    )
+    print(table.to_string(float_format="{:.3f}".format))
+    weights_file = args.out / "weights.json"
+    weights_file.write_text(json.dumps(weights_record(counts, weights.tolist(), "log2", "max"), indent=2))
+    print(f"wrote {weights_file}")
+
+    _step("4. models: the report's network and the CPU demo model")
+    seed_model = build_model(SEED_MODEL)
+    print(model_summary(seed_model, SEED_MODEL) + "  (the report: 43,589,878)")
+    demo_model = build_model(DEMO_MODEL).eval()
+    check_parameter_budget(demo_model, PARAMETER_BUDGET, DEMO_MODEL)
+    print(model_summary(demo_model, DEMO_MODEL) + f"  (within the {PARAMETER_BUDGET:,}-parameter budget)")
+    del seed_model
+
+    _step(f"5. loss and metrics of the untrained {DEMO_MODEL} on the validation set (a baseline, not a result)")
+    loss_fn = SegmentationLoss(class_weights=weights)
+    matrix = ConfusionMatrix()
+    loader = torch.utils.data.DataLoader(FaceParsingDataset(data, "val"), batch_size=8)
+    losses = []
+    with torch.inference_mode():
+        for images, masks in loader:
+            outputs = demo_model(images)
+            losses.append(float(loss_fn(outputs, masks)))
+            matrix.update(outputs["out"], masks)
+    print(f"weighted CE {sum(losses) / len(losses):.3f}, mIoU {matrix.miou():.4f}, mean F1 {matrix.mean_f1():.4f}, "
+          f"pixel accuracy {matrix.pixel_accuracy():.4f}")
     print(f"\ndemo finished: outputs in {args.out}")
     return 0

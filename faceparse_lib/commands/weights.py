@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from faceparse_lib.data import SPLITS, DatasetError, FaceParsingDataset
-from faceparse_lib.weights import MISSING_POLICIES, WEIGHT_METHODS, PixelCounts, class_weights, count_pixels
+from faceparse_lib.weights import MISSING_POLICIES, WEIGHT_METHODS, class_weights, count_pixels, weights_record
 
 COLUMN_FORMATS = {"share": "{:.4%}".format, "image_share": "{:.1%}".format, "weight": "{:.4f}".format}
 
@@ -52,17 +52,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}")
     return 0
 
-
-def weights_record(counts: PixelCounts, weights: list[float], method: str, missing: str) -> dict:
-    """What --out holds: the method, the statistics it came from and the weights, all in class order."""
-    return {
-        "method": method,
-        "missing": missing,
-        "n_images": counts.n_images,
-        "labelled_pixels": counts.total,
-        "ignored_pixels": counts.ignored,
-        "classes": list(counts.to_frame()["name"]),
-        "pixels": counts.pixels.tolist(),
-        "images": counts.images.tolist(),
-        "weights": weights,
-    }
