@@ -30,12 +30,11 @@ class DatasetError(ValueError):
 
 def _load(path: Path) -> Image.Image:
     """Open and fully decode an image file, turning every failure into a DatasetError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: file not found")
     try:
         image = Image.open(path)
         image.load()  # decode now, so a truncated file fails here and not later in a worker
+    except (FileNotFoundError, IsADirectoryError):
+        raise DatasetError(f"{path}: file not found") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise DatasetError(f"{path}: unreadable or truncated image ({err})") from err
     return image

@@ -85,14 +85,15 @@ class PixelCounts:
 def label_histogram(mask: np.ndarray) -> np.ndarray:
     """Pixel count of every value 0..255 in a uint8 mask (int64[256])."""
     flat = mask.ravel()
-    changes = flat[1:] != flat[:-1]
+    if flat.size < 2:
+        return np.bincount(flat, minlength=256)
     # Masks are mostly long runs of one label; bincount on them stalls on a single counter, so count runs
     # instead, unless the mask is noisy enough that plain bincount is the faster of the two.
-    if flat.size < 2 or np.count_nonzero(changes) > flat.size // 16:
+    starts = np.flatnonzero(flat[1:] != flat[:-1])
+    if starts.size > flat.size // 16:
         return np.bincount(flat, minlength=256)
-    starts = np.concatenate(([0], np.flatnonzero(changes) + 1))
-    lengths = np.diff(starts, append=flat.size)
-    return np.bincount(flat[starts], weights=lengths, minlength=256).astype(np.int64)
+    bounds = np.concatenate(([0], starts + 1, [flat.size]))
+    return np.bincount(flat[bounds[:-1]], weights=np.diff(bounds), minlength=256).astype(np.int64)
 
 
 def histogram_counts(histograms: np.ndarray) -> PixelCounts:
