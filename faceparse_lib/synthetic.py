@@ -1,7 +1,7 @@
 """A synthetic stand-in for CelebAMask-HQ: painted faces with exact masks, for demos, tests and CI.
 
-Every image holds a frontal-ish face with skin, nose, eyes, brows, ears, mouth, both lips, hair, neck and cloth;
-some wear glasses, a hat, earrings or a necklace. Size, position, rotation, colours, lighting and the background
+Every image (from 128 px up) holds a frontal-ish face with skin, nose, eyes, brows, ears, mouth, both lips,
+hair, neck and cloth; some wear glasses, a hat, earrings or a necklace. Size, position, rotation, colours, lighting and the background
 vary, and the pixels carry noise and blur, so colour alone is not a perfect cue. Every `l_*` part lies on the
 image's left and its `r_*` twin on the right, so a flip that forgets to swap labels costs accuracy.
 Each image is drawn from its own seed, so a set is the same whatever the number of workers.
@@ -128,7 +128,7 @@ def _draw_labels(rng: np.random.Generator, size: int) -> tuple[Image.Image, dict
         arc = _ellipse(side * ex + yaw, brow_y + 0.12, 0.27, 0.12, n=16, a0=math.pi * 1.1, a1=math.pi * 1.9)
         fill(name, _band(arc, brow_t))
     mouth_y, mouth_w = rng.uniform(0.68, 0.78), rng.uniform(0.3, 0.4)
-    gap = rng.uniform(0.03, 0.12)  # lips always part a little: every face shows some mouth
+    gap = rng.uniform(0.045, 0.12)  # lips always part: every face shows some mouth, from 128 px up
     fill("mouth", _ellipse(yaw, mouth_y, mouth_w * 0.85, gap, n=24))
     fill("u_lip", [(yaw - mouth_w, mouth_y), (yaw - 0.12, mouth_y - 0.12), (yaw, mouth_y - 0.09),
                    (yaw + 0.12, mouth_y - 0.12), (yaw + mouth_w, mouth_y), (yaw, mouth_y - gap * 0.5)])
