@@ -189,7 +189,8 @@ class SmpSegmenter(nn.Module):
         super().__init__()
         self.model = model
         self.output_stride = model.encoder.output_stride
-        self.size_divisor = self.output_stride if model.requires_divisible_input_shape else 1
+        # Older smp releases lack the attribute; padding is then always safe.
+        self.size_divisor = self.output_stride if getattr(model, "requires_divisible_input_shape", True) else 1
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """{"out": logits N×C×H×W}; the input is zero-padded bottom/right to what the model accepts."""
