@@ -96,7 +96,7 @@ def require_same_size(image: np.ndarray, mask: np.ndarray, image_path: Path, mas
         )
 
 
-def _files(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
+def files_by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
     """Map stem -> path for the files in `folder` with one of `suffixes` (case-insensitive)."""
     if not folder.is_dir():
         raise DatasetError(f"{folder}: folder not found")
@@ -116,8 +116,8 @@ def _pair_problems(images: dict[str, Path], masks: dict[str, Path]) -> list[str]
 def list_pairs(root: str | Path, split: str) -> list[tuple[Path, Path]]:
     """The (image, mask) paths of one split of the course layout, sorted by name."""
     split_dir = Path(root) / split
-    images = _files(split_dir / "images", IMAGE_SUFFIXES)
-    masks = _files(split_dir / "masks", (MASK_SUFFIX,))
+    images = files_by_stem(split_dir / "images", IMAGE_SUFFIXES)
+    masks = files_by_stem(split_dir / "masks", (MASK_SUFFIX,))
     problems = _pair_problems(images, masks)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -208,14 +208,14 @@ def _check_split(root: Path, split: str, report: CheckReport, progress: bool) ->
     result = SplitReport(split)
     report.splits.append(result)
     try:
-        images = _files(split_dir / "images", IMAGE_SUFFIXES)
+        images = files_by_stem(split_dir / "images", IMAGE_SUFFIXES)
     except DatasetError as err:
         report.problems.append(str(err))
         return
     masks: dict[str, Path] = {}
     if split != "test" or (split_dir / "masks").exists():
         try:
-            masks = _files(split_dir / "masks", (MASK_SUFFIX,))
+            masks = files_by_stem(split_dir / "masks", (MASK_SUFFIX,))
         except DatasetError as err:
             report.problems.append(str(err))
         else:

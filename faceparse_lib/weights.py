@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from faceparse_lib.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
-from faceparse_lib.data import MASK_SUFFIX, FaceParsingDataset, _files, read_mask
+from faceparse_lib.data import MASK_SUFFIX, FaceParsingDataset, files_by_stem, read_mask
 from faceparse_lib.parallel import default_workers
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def mask_paths(masks: str | Path | FaceParsingDataset | Iterable[str | Path]) ->
     if isinstance(masks, FaceParsingDataset):
         return [mask for _, mask in masks.pairs]
     if isinstance(masks, (str, Path)):
-        return sorted(_files(Path(masks), (MASK_SUFFIX,)).values())
+        return sorted(files_by_stem(Path(masks), (MASK_SUFFIX,)).values())
     return [Path(p) for p in masks]
 
 
