@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {weights_file}")
 
     _step("4. models: the report's network and the CPU demo model")
+    torch.manual_seed(args.seed)  # the same demo prints the same numbers
     seed_model = build_model(SEED_MODEL)
     print(model_summary(seed_model, SEED_MODEL) + "  (the report: 43,589,878)")
     demo_model = build_model(DEMO_MODEL).eval()
