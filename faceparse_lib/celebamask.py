@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from faceparse_lib.classes import CLASSES
-from faceparse_lib.data import SPLITS, DatasetError
+from faceparse_lib.data import SPLITS, DatasetError, decode_image, open_image
 from faceparse_lib.parallel import default_workers, parallel_map
 
 log = logging.getLogger(__name__)
@@ -107,34 +107,15 @@ def select_subset(ids: Iterable[int], n: int | None, seed: int = 0) -> list[int]
     return sorted(random.Random(seed).sample(pool, n))
 
 
-def _open(path: Path) -> Image.Image:
-    """Open an image lazily, turning a missing or unreadable file into a DatasetError naming it."""
-    try:
-        return Image.open(path)
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise DatasetError(f"{path}: unreadable image ({err})") from err
-
-
-def _decode(image: Image.Image, path: Path) -> Image.Image:
-    """Decode the pixels now, so a truncated file fails here with its name."""
-    try:
-        image.load()
-    except (OSError, SyntaxError, ValueError) as err:
-        raise DatasetError(f"{path}: unreadable or truncated image ({err})") from err
-    return image
-
-
 def read_part(path: str | Path) -> np.ndarray:
     """The pixels of a 512×512 part mask that the official procedure counts as the part (non-zero), as bool."""
     path = Path(path)
-    with _open(path) as image:
+    with open_image(path) as image:
         if image.size != (PART_SIZE, PART_SIZE):
             raise DatasetError(
                 f"{path}: part mask is {image.size[0]}×{image.size[1]}; expected {PART_SIZE}×{PART_SIZE}"
             )
-        image = _decode(image, path)
+        image = decode_image(image, path)
         # g_mask.py reads with OpenCV and tests channel 0, which is blue; greyscale files are the same thing.
         if image.mode in ("RGB", "RGBA"):
             image = image.getchannel("B")
@@ -160,13 +141,13 @@ def build_label_map(parts: Mapping[str, str | Path]) -> np.ndarray:
 def load_face(path: str | Path, size: int = DEFAULT_SIZE) -> Image.Image:
     """The square face photo at `path` as an RGB image of `size`×`size`, downscaled with antialiasing."""
     path = Path(path)
-    with _open(path) as image:
+    with open_image(path) as image:
         if image.size[0] != image.size[1]:
             raise DatasetError(f"{path}: image is {image.size[0]}×{image.size[1]}; expected a square face photo")
         # JPEG only: decode straight at 1/2, 1/4 or 1/8 scale (an antialiased DCT-domain downscale), skipping
         # most of the decoding and resizing work; never below `size`.
         image.draft("RGB", (size, size))
-        face = _decode(image, path).convert("RGB")
+        face = decode_image(image, path).convert("RGB")
     if face.size != (size, size):
         face = face.resize((size, size), Image.Resampling.LANCZOS)
     return face

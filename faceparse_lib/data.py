@@ -28,16 +28,28 @@ class DatasetError(ValueError):
     """A file or folder that does not match the course layout; the message names it and says what was expected."""
 
 
-def _load(path: Path) -> Image.Image:
-    """Open and fully decode an image file, turning every failure into a DatasetError naming the file."""
+def open_image(path: str | Path) -> Image.Image:
+    """Open an image file lazily (size and mode known, pixels not yet decoded), or raise DatasetError naming it."""
     try:
-        image = Image.open(path)
-        image.load()  # decode now, so a truncated file fails here and not later in a worker
+        return Image.open(path)
     except (FileNotFoundError, IsADirectoryError):
         raise DatasetError(f"{path}: file not found") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise DatasetError(f"{path}: unreadable or truncated image ({err})") from err
+
+
+def decode_image(image: Image.Image, path: str | Path) -> Image.Image:
+    """Decode the pixels now, so a truncated file fails here with its name and not later in a worker."""
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as err:
+        raise DatasetError(f"{path}: unreadable or truncated image ({err})") from err
     return image
+
+
+def _load(path: str | Path) -> Image.Image:
+    """Open and fully decode an image file, turning every failure into a DatasetError naming the file."""
+    return decode_image(open_image(path), path)
 
 
 def invalid_labels(mask: np.ndarray) -> np.ndarray:
