@@ -11,7 +11,7 @@ from segmentation_models_pytorch.losses import DiceLoss
 from torch import nn
 
 from faceparse_lib.classes import IGNORE_INDEX
-from faceparse_lib.model import resize
+from faceparse_lib.ops import resize
 
 
 def weighted_cross_entropy(

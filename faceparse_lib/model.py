@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from faceparse_lib.classes import NUM_CLASSES
+from faceparse_lib.ops import resize
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +73,6 @@ def classifier(in_channels: int, num_classes: int, dropout: float) -> nn.Sequent
     nn.init.normal_(conv.weight, std=0.01)  # mmseg's init for the classifier
     nn.init.zeros_(conv.bias)
     return nn.Sequential(nn.Dropout2d(dropout), conv)
-
-
-def resize(x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
-    """Bilinear resize (align_corners=False, mmseg's default); a no-op at the same size."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 class ImagePooling(nn.Module):
@@ -229,12 +223,13 @@ def unet_lcnet050(num_classes: int = NUM_CLASSES, pretrained: bool = False, **kw
     return smp_model("Unet", "tu-lcnet_050", num_classes, pretrained=pretrained, **kwargs)
 
 
-MODELS: dict[str, Callable[..., nn.Module]] = {
-    "deeplabv3plus_r50": deeplabv3plus_r50,
-    "unet_lcnet050": unet_lcnet050,
-}
+SEED_MODEL = "deeplabv3plus_r50"  # the seed report's network
+DEMO_MODEL = "unet_lcnet050"  # the small model for CPU runs and demos
 
-DEMO_MODEL = "unet_lcnet050"
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    SEED_MODEL: deeplabv3plus_r50,
+    DEMO_MODEL: unet_lcnet050,
+}
 
 
 def model_names() -> list[str]:
@@ -242,7 +237,7 @@ def model_names() -> list[str]:
     return sorted(MODELS)
 
 
-def build_model(name: str = "deeplabv3plus_r50", num_classes: int = NUM_CLASSES, pretrained: bool = False, **kwargs) -> nn.Module:
+def build_model(name: str = SEED_MODEL, num_classes: int = NUM_CLASSES, pretrained: bool = False, **kwargs) -> nn.Module:
     """A model by registered name or "smp:ARCH:ENCODER"; forward returns {"out": logits[, "aux"]}."""
     if name.startswith(SMP_PREFIX):
         parts = name[len(SMP_PREFIX):].split(":")

@@ -7,6 +7,7 @@ from faceparse_lib.losses import SegmentationLoss
 from faceparse_lib.model import (
     DEMO_MODEL,
     PARAMETER_BUDGET,
+    SEED_MODEL,
     build_model,
     check_parameter_budget,
     count_parameters,
@@ -23,7 +24,7 @@ SEED_AUX_HEAD = 2_364_691
 @pytest.fixture(scope="module")
 def seed_model():
     torch.manual_seed(0)
-    return build_model("deeplabv3plus_r50").eval()
+    return build_model(SEED_MODEL).eval()
 
 
 def test_seed_model_has_the_reports_parameter_count(seed_model):
@@ -79,7 +80,7 @@ def test_loss_gradient_reaches_both_heads_and_the_backbone(seed_model):
 
 
 def test_seed_options_drop_the_aux_head_and_resize_the_classifiers():
-    model = build_model("deeplabv3plus_r50", num_classes=5, aux_head=False).train()
+    model = build_model(SEED_MODEL, num_classes=5, aux_head=False).train()
     # Each classifier is a 1×1 conv from 512 channels with a bias: (19 - 5) × 513 fewer parameters.
     assert count_parameters(model) == SEED_TOTAL - SEED_AUX_HEAD - (NUM_CLASSES - 5) * 513
     with torch.no_grad():
@@ -112,7 +113,7 @@ def test_unknown_model_names_are_refused_with_the_choices(name, listed):
 
 
 def test_registry_lists_the_seed_and_demo_models():
-    assert {"deeplabv3plus_r50", DEMO_MODEL} <= set(model_names())
+    assert {SEED_MODEL, DEMO_MODEL} <= set(model_names())
 
 
 def test_demo_model_fits_the_later_years_budget():
@@ -122,13 +123,13 @@ def test_demo_model_fits_the_later_years_budget():
 
 def test_budget_check_refuses_the_seed_model_with_its_count(seed_model):
     with pytest.raises(ValueError, match="43,589,878 parameters, over the budget of 1,821,085"):
-        check_parameter_budget(seed_model, PARAMETER_BUDGET, name="deeplabv3plus_r50")
+        check_parameter_budget(seed_model, PARAMETER_BUDGET, name=SEED_MODEL)
     assert check_parameter_budget(seed_model, SEED_TOTAL) == SEED_TOTAL  # the budget itself is allowed
 
 
 def test_summary_names_parameters_and_output_stride(seed_model):
-    line = model_summary(seed_model, "deeplabv3plus_r50")
-    assert line.startswith("deeplabv3plus_r50")
+    line = model_summary(seed_model, SEED_MODEL)
+    assert line.startswith(SEED_MODEL)
     assert "43,589,878 parameters" in line and "output stride 8" in line
 
 

@@ -9,9 +9,8 @@ import torch
 from faceparse_lib.bench import Case, Comparison, compare
 from faceparse_lib.classes import NUM_CLASSES
 from faceparse_lib.losses import SegmentationLoss
-from faceparse_lib.model import DEMO_MODEL, build_model
+from faceparse_lib.model import DEMO_MODEL, SEED_MODEL, build_model
 
-SEED_MODEL = "deeplabv3plus_r50"
 
 
 def training_step(model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor, amp_dtype: torch.dtype | None) -> Callable[[], None]:

@@ -13,11 +13,10 @@ import torch
 from faceparse_lib.data import FaceParsingDataset, check_dataset
 from faceparse_lib.losses import SegmentationLoss
 from faceparse_lib.metrics import ConfusionMatrix
-from faceparse_lib.model import DEMO_MODEL, PARAMETER_BUDGET, build_model, check_parameter_budget, model_summary
+from faceparse_lib.model import DEMO_MODEL, PARAMETER_BUDGET, SEED_MODEL, build_model, check_parameter_budget, model_summary
 from faceparse_lib.synthetic import make_synthetic_dataset
 from faceparse_lib.weights import class_weights, count_pixels, reference_counts, weights_record
 
-SEED_MODEL = "deeplabv3plus_r50"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
