@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from faceparse_lib.classes import NUM_CLASSES
+from faceparse_lib.config import DEMO_MODEL, SEED_MODEL
 from faceparse_lib.ops import resize
 
 log = logging.getLogger(__name__)
@@ -222,9 +223,6 @@ def unet_lcnet050(num_classes: int = NUM_CLASSES, pretrained: bool = False, **kw
     kwargs.setdefault("decoder_channels", (64, 32, 24, 16, 8))
     return smp_model("Unet", "tu-lcnet_050", num_classes, pretrained=pretrained, **kwargs)
 
-
-SEED_MODEL = "deeplabv3plus_r50"  # the seed report's network
-DEMO_MODEL = "unet_lcnet050"  # the small model for CPU runs and demos
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     SEED_MODEL: deeplabv3plus_r50,
