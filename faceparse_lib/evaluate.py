@@ -144,8 +144,8 @@ def predict_probs(
                 probs = resize(logits.float(), out_size).softmax(dim=1)
                 total = probs if total is None else total.add_(probs)
                 views += 1
-    assert total is not None
-    return total.div_(views)
+        assert total is not None
+        return total.div_(views)
 
 
 def predict_image(
