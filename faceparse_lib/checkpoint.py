@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +57,13 @@ def resolve_checkpoint(path: str | Path) -> Path:
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The dict saved by `save_checkpoint`, loaded with weights_only=True; CheckpointError for anything else."""
     path = resolve_checkpoint(path)
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else would fail deep in unpickling
+        raise CheckpointError(f"{path}: not a file written by torch.save; expected a kit checkpoint (format {FORMAT!r})")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        raise CheckpointError(f"{path}: holds objects a safe load refuses; not a kit checkpoint ({err})") from err
+        raise CheckpointError(f"{path}: holds objects a safe load refuses ({_unpickler_reason(err)}); "
+                              "not a kit checkpoint") from err
     except (RuntimeError, EOFError, OSError) as err:
         raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({err})") from err
     if not isinstance(state, dict) or state.get("format") != FORMAT:
@@ -70,6 +75,12 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         if key not in state:
             raise CheckpointError(f"{path}: kit checkpoint without {key!r}")
     return state
+
+
+def _unpickler_reason(err: pickle.UnpicklingError) -> str:
+    """The one line of torch's weights-only refusal that names the object (not its advice to load unsafely)."""
+    found = re.search(r"WeightsUnpickler error: ([^\n]*?)(\. |\n|$)", str(err))
+    return found.group(1) if found else str(err).splitlines()[0]
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
