@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     how = ", ".join(filter(None, [f"tta {args.tta}" if args.tta else "", f"scales {args.scales}" if args.scales else ""]))
     print(f"{checkpoint} on {args.data_root} {args.split} ({len(dataset)} images, input size {model.input_size or 'own'}"
           + (f", {how}" if how else "") + ")")
-    print(table[["IoU", "F1", "precision", "recall"]].to_string(float_format=lambda v: f"{v:.4f}", na_rep="-"))
+    print(table[["IoU", "F1", "precision", "recall"]].rename_axis(None).to_string(float_format=lambda v: f"{v:.4f}", na_rep="-"))
     print(f"mIoU {matrix.miou():.4f}   mean F1 (no background) {matrix.mean_f1():.4f}   "
           f"pixel accuracy {matrix.pixel_accuracy():.4f}")
 
