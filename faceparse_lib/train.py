@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -24,12 +25,12 @@ from faceparse_lib import distributed
 from faceparse_lib.batches import CachedPairs, ResizedPairs, SeededSamples, StreamBatchSampler
 from faceparse_lib.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
 from faceparse_lib.data import FaceParsingDataset, list_pairs
-from faceparse_lib.losses import SegmentationLoss, weighted_cross_entropy
+from faceparse_lib.evaluate import predict_probs, same_size_batches
+from faceparse_lib.losses import SegmentationLoss
 from faceparse_lib.config import PRESETS, TrainConfig, lr_at
 from faceparse_lib.metrics import ConfusionMatrix
 from faceparse_lib.model import build_model
-from faceparse_lib.ops import resize
-from faceparse_lib.transforms import normalize, train_transform
+from faceparse_lib.transforms import train_transform
 
 log = logging.getLogger(__name__)
 
@@ -328,47 +329,29 @@ def _duration(seconds: float) -> str:
 def validate(model: nn.Module, val_data: torch.utils.data.Dataset, loss_fn: SegmentationLoss, cfg: TrainConfig,
              env: distributed.Distributed) -> dict[str, Any]:
     """Val loss (main head), mIoU, mean F1, pixel accuracy and per-class IoU, scored at each mask's own size."""
-    model.eval()
     device = env.device
     matrix = ConfusionMatrix(cfg.num_classes, device=device)
     indices = list(range(env.rank, len(val_data), env.world_size))  # each rank scores its share
     totals = torch.zeros(2, dtype=torch.float64)  # weighted CE sum, non-ignored pixels
-    dtype = amp_dtype(cfg, device)
+    weights = loss_fn.class_weights
     for start in range(0, len(indices), cfg.eval_batch_size):
         images, masks = zip(*(val_data[i] for i in indices[start:start + cfg.eval_batch_size]))
-        for image_batch, mask_batch in _same_size_batches(images, masks):
-            image_batch = normalize(image_batch.to(device))
+        for image_batch, mask_batch in same_size_batches(images, masks):
             mask_batch = mask_batch.to(device)
-            if cfg.input_size is not None:
-                image_batch = resize(image_batch, (cfg.input_size, cfg.input_size))
-            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                logits = model(image_batch)["out"]
-            logits = resize(logits.float(), mask_batch.shape[-2:])
-            valid = int((mask_batch != IGNORE_INDEX).sum())
-            ce = weighted_cross_entropy(logits, mask_batch, loss_fn.class_weights)
-            totals += torch.tensor([float(ce) * valid, valid], dtype=torch.float64)
-            matrix.update(logits, mask_batch)
+            probs = predict_probs(model, image_batch, mask_batch.shape[-2:], input_size=cfg.input_size)
+            log_probs = probs.clamp_min_(torch.finfo(probs.dtype).tiny).log_()
+            totals[0] += float(F.nll_loss(log_probs, mask_batch, weight=weights, ignore_index=IGNORE_INDEX, reduction="sum"))
+            totals[1] += int((mask_batch != IGNORE_INDEX).sum())
+            matrix.update(log_probs, mask_batch)
     matrix.all_reduce()
     totals = distributed.sum_over_ranks(totals, env)
     row: dict[str, Any] = {
         "kind": "val", "val_loss": float(totals[0] / max(totals[1], 1)), "miou": matrix.miou(),
         "mean_f1": matrix.mean_f1(), "pixel_accuracy": matrix.pixel_accuracy(),
     }
-    row.update({f"iou_{name}": float(v) for name, v in zip(CLASSES, matrix.iou())} if cfg.num_classes == NUM_CLASSES else {})
+    if cfg.num_classes == NUM_CLASSES:
+        row.update({f"iou_{name}": float(v) for name, v in zip(CLASSES, matrix.iou())})
     return row
-
-
-def _same_size_batches(images: tuple[torch.Tensor, ...], masks: tuple[torch.Tensor, ...]):
-    """Stack consecutive pairs of equal sizes (almost always the whole batch)."""
-    groups: list[tuple[list, list]] = []
-    for image, mask in zip(images, masks):
-        if groups and groups[-1][0][0].shape == image.shape and groups[-1][1][0].shape == mask.shape:
-            groups[-1][0].append(image)
-            groups[-1][1].append(mask)
-        else:
-            groups.append(([image], [mask]))
-    for group_images, group_masks in groups:
-        yield torch.stack(group_images), torch.stack(group_masks)
 
 
 def _train_loader(cfg: TrainConfig, env: distributed.Distributed, start: int) -> DataLoader:
