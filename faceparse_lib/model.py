@@ -121,7 +121,8 @@ class DepthwiseSeparableASPPHead(nn.Module):
         x = torch.cat([self.image_pool(high), *(branch(high) for branch in self.aspp)], dim=1)
         x = self.bottleneck(x)
         low = self.low_level(low)
-        x = torch.cat([low, resize(x, low.shape[-2:])], dim=1)
+        # mmsegmentation's order (ASPP output first): checkpoints move between the two only with this order.
+        x = torch.cat([resize(x, low.shape[-2:]), low], dim=1)
         return self.classifier(self.fuse(x))
 
 
