@@ -1,0 +1,138 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/faceparse-kit/faceparse-kit/blob/main/notebooks/01_data_exploration.ipynb)
+
+# %%
+# Setup. On Colab: mount Drive, install the kit (a copy on Drive if there is one, else a clone of the repository)
+# while pinning Colab's own torch, torchvision, ipywidgets and numpy, so pip never replaces them. Elsewhere: nothing.
+import os
+import sys
+
+REPOSITORY = "https://github.com/faceparse-kit/faceparse-kit"
+if "google.colab" in sys.modules or any(name.startswith("COLAB_") for name in os.environ):
+    import importlib
+    import subprocess
+
+    from google.colab import drive
+
+    drive.mount("/content/drive")
+    kit = "/content/drive/MyDrive/faceparse-kit"
+    if not os.path.isfile(os.path.join(kit, "pyproject.toml")):
+        kit = "/content/faceparse-kit"
+        if not os.path.isdir(kit):
+            subprocess.run(["git", "clone", "-q", "--depth", "1", REPOSITORY, kit], check=True)
+    subprocess.run("pip freeze | grep -iE '^(torch|torchvision|ipywidgets|numpy)==' > /tmp/colab-constraints.txt",
+                   shell=True, check=True)
+    subprocess.run(["pip", "install", "-q", "-c", "/tmp/colab-constraints.txt", "-e", kit], check=True)
+    if kit not in sys.path:  # an editable install is seen by new kernels only; this one imports from the folder
+        sys.path.insert(0, kit)
+    importlib.invalidate_caches()
+    print(f"faceparse kit installed from {kit}")
+else:
+    print("Not on Colab: using the faceparse_lib of this environment.")
+
+# %% [markdown]
+# # 1 · Data exploration
+#
+# Face parsing labels every pixel of a face photo with one of 19 classes. Before training anything, look at
+# the data: is it complete and well formed, what do the labels look like, and how unevenly are the classes
+# spread? The last question decides how we train (notebook 2) and how we should read the score (notebook 4).
+
+# %%
+# %matplotlib inline
+from IPython.display import display
+
+from faceparse_lib.classes import CLASSES
+from faceparse_lib.data import FaceParsingDataset, check_dataset, list_pairs, read_pair
+from faceparse_lib.explore import class_closeups
+from faceparse_lib.plots import sample_grid
+from faceparse_lib.weights import count_pixels, reference_counts
+from faceparse_lib.workspace import workspace
+
+# Settings come from environment variables (FACEPARSE_DATA, FACEPARSE_QUICK, ...); see faceparse_lib/workspace.py.
+ws = workspace()
+print(ws.summary())
+
+# %% [markdown]
+# ## Is the data complete and well formed?
+#
+# `check_dataset` reads every image and mask and lists **every** problem: a label outside 0..18 (255 means
+# *ignore*), an RGB mask, an image without its mask, sizes that differ. One bad file found now saves a
+# training run that crashes after an hour.
+#
+# The split matters as much as the files. CelebAMask-HQ's images come from CelebA, which has an official
+# train/val/test partition by identity; `prepare` keeps it (24,183 / 2,993 / 2,824 images). A random split
+# would put photos of the same person in train and val, and the val score would measure recognising
+# people, not parsing faces, so it would look better than the model is.
+
+# %%
+report = check_dataset(ws.data_root, progress=True)
+print(report.format())
+
+# %% [markdown]
+# ## What the labels look like
+#
+# Each row: the photo, its mask in the CelebAMask-HQ palette, and the mask over the photo. Notice that
+# `l_eye` is the eye on the **image's** left; a mirrored photo therefore needs its left and right labels
+# swapped, which notebook 3 comes back to.
+
+# %%
+train_pairs = list_pairs(ws.data_root, "train")
+shown = train_pairs[:4]
+display(sample_grid([read_pair(image, mask) for image, mask in shown], titles=[image.name for image, _ in shown]))
+
+# %% [markdown]
+# ## How uneven are the classes?
+#
+# `share` is the fraction of all labelled pixels; `image_share` the fraction of images in which the class
+# appears at all. Background, skin and hair hold most of the pixels; a necklace (`neck_l`) or an earring
+# (`ear_r`) holds a tiny fraction and appears in few images. The report's own CelebAMask-HQ shares stand
+# beside ours for comparison.
+#
+# This is what a single **dataset-level mIoU** hides: every class weighs the same in the mean, but a model
+# can label 99% of the pixels right and still score zero IoU on a class that covers 0.02% of them. Read the
+# per-class table (notebook 4), not only the mean.
+
+# %%
+counts = count_pixels(FaceParsingDataset(ws.data_root, "train"), progress=True)
+table = counts.to_frame()
+reference = reference_counts()
+table["report_share"] = reference["pixels"] / reference["pixels"].sum()
+display(table.style.format({"share": "{:.4%}", "image_share": "{:.1%}", "report_share": "{:.4%}", "pixels": "{:,}"}))
+
+# %%
+chart = table.set_index("name")[["share", "report_share"]].plot.barh(
+    logx=True, figsize=(8, 7), title="share of labelled pixels per class (log scale)", xlabel="share")
+chart.invert_yaxis()
+
+# %%
+chart = table.set_index("name")["image_share"].plot.barh(
+    figsize=(8, 7), title="share of training images in which each class appears", xlabel="share of images")
+chart.invert_yaxis()
+
+# %% [markdown]
+# ## The rare classes up close
+#
+# Crops around the rarest classes: how few pixels they have, and how close they sit to larger classes
+# (a necklace on the neck, an earring on the ear) that the model will confuse them with.
+
+# %%
+for rare in ("neck_l", "ear_r"):
+    closeups = class_closeups(train_pairs, CLASSES.index(rare), limit=3, progress=True)
+    print(f"{rare}: {len(closeups)} example(s) among the first images that contain it")
+    if closeups:
+        display(sample_grid(closeups, titles=[rare] * len(closeups)))
