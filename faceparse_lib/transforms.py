@@ -112,6 +112,8 @@ class CatMaxRatioCrop(v2.Transform):
 
     def __init__(self, size: int, cat_max_ratio: float = 0.75, ignore_index: int = IGNORE_INDEX, tries: int = 10):
         super().__init__()
+        if ignore_index < 0:
+            raise ValueError(f"ignore_index must be a non-negative label, got {ignore_index}")
         self.size, self.cat_max_ratio, self.ignore_index, self.tries = size, cat_max_ratio, ignore_index, tries
 
     def draw_box(self, height: int, width: int) -> tuple[int, int, int, int]:
@@ -122,8 +124,8 @@ class CatMaxRatioCrop(v2.Transform):
 
     def accepts(self, crop: torch.Tensor) -> bool:
         """Whether a cropped mask has more than one class and none with cat_max_ratio or more of its pixels."""
-        labels = crop.reshape(-1).long()
-        counts = torch.bincount(labels[labels != self.ignore_index])
+        counts = torch.bincount(crop.reshape(-1).long(), minlength=self.ignore_index + 1)
+        counts[self.ignore_index] = 0
         counts = counts[counts > 0]
         return counts.numel() > 1 and counts.max().item() < self.cat_max_ratio * counts.sum().item()
 
