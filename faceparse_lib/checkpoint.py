@@ -90,7 +90,14 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> nn.
     """
     from faceparse_lib.model import build_model
 
-    state = read_checkpoint(path)
+    try:
+        state = read_checkpoint(path)
+    except CheckpointError:
+        from faceparse_lib import mmseg  # an mmsegmentation .pth of the seed model is accepted wherever this is
+
+        if not mmseg.looks_like_mmseg_checkpoint(resolve_checkpoint(path)):
+            raise
+        return mmseg.load_mmseg_checkpoint(resolve_checkpoint(path)).to(device)
     config = state["config"]
     try:
         model = build_model(config["model"], num_classes=config["num_classes"])
