@@ -48,8 +48,8 @@ COLAB_TIME_LIMIT_MINUTES = 11 * 60
 SYNTHETIC_FULL = (200, 50, 20, 512)
 SYNTHETIC_QUICK = (24, 8, 4, 128)
 # Quick training: the cpu preset, far shorter.
-QUICK_OVERRIDES: dict[str, Any] = dict(iterations=40, eval_interval=20, checkpoint_interval=20, log_interval=5,
-                                       warmup_iterations=5, batch_size=4, eval_batch_size=8)
+QUICK_OVERRIDES: dict[str, Any] = dict(iterations=24, eval_interval=12, checkpoint_interval=12, log_interval=4,
+                                       warmup_iterations=4, batch_size=4, eval_batch_size=8)
 REPORT_PRESET_ON_COLAB: dict[str, Any] = dict(time_limit_minutes=COLAB_TIME_LIMIT_MINUTES)
 SAMPLE_FILES_CHECKED = 3
 TRUE_WORDS = ("1", "true", "yes", "on")

@@ -1,0 +1,128 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/faceparse-kit/faceparse-kit/blob/main/notebooks/02_class_weights.ipynb)
+
+# %%
+# Setup. On Colab: mount Drive, install the kit (a copy on Drive if there is one, else a clone of the repository)
+# while pinning Colab's own torch, torchvision, ipywidgets and numpy, so pip never replaces them. Elsewhere: nothing.
+import os
+import sys
+
+REPOSITORY = "https://github.com/faceparse-kit/faceparse-kit"
+if "google.colab" in sys.modules or any(name.startswith("COLAB_") for name in os.environ):
+    import importlib
+    import subprocess
+
+    from google.colab import drive
+
+    drive.mount("/content/drive")
+    kit = "/content/drive/MyDrive/faceparse-kit"
+    if not os.path.isfile(os.path.join(kit, "pyproject.toml")):
+        kit = "/content/faceparse-kit"
+        if not os.path.isdir(kit):
+            subprocess.run(["git", "clone", "-q", "--depth", "1", REPOSITORY, kit], check=True)
+    subprocess.run("pip freeze | grep -iE '^(torch|torchvision|ipywidgets|numpy)==' > /tmp/colab-constraints.txt",
+                   shell=True, check=True)
+    subprocess.run(["pip", "install", "-q", "-c", "/tmp/colab-constraints.txt", "-e", kit], check=True)
+    if kit not in sys.path:  # an editable install is seen by new kernels only; this one imports from the folder
+        sys.path.insert(0, kit)
+    importlib.invalidate_caches()
+    print(f"faceparse kit installed from {kit}")
+else:
+    print("Not on Colab: using the faceparse_lib of this environment.")
+
+# %% [markdown]
+# # 2 · Class weights
+#
+# Cross-entropy averages the loss over pixels, so a class contributes to the gradient in proportion to its
+# pixel count. Background, skin and hair (over 80% of the pixels) dominate; a necklace, under 0.02%, barely
+# moves the weights, and the network learns it is cheaper never to predict it. A **class weight** `w_c`
+# multiplies each pixel's loss by its class's weight, so rare classes count for more.
+#
+# The seed report used `w_c = log2(N / n_c)` (`n_c`: pixels of class c in the training masks, `N`: all
+# pixels). The logarithm keeps the range modest (1.7 to 12.7 on CelebAMask-HQ); plain inverse frequency
+# would give the necklace thousands of times the weight of the background and make training unstable.
+
+# %%
+# %matplotlib inline
+import pandas as pd
+from IPython.display import display
+
+from faceparse_lib.data import FaceParsingDataset
+from faceparse_lib.weights import WEIGHT_METHODS, class_weights, count_pixels, reference_counts, weights_record
+from faceparse_lib.workspace import save_class_weights, workspace
+
+ws = workspace()
+print(ws.summary())
+print(f"weights for training: {ws.weights_method} (FACEPARSE_WEIGHTS)")
+
+# %% [markdown]
+# ## Counts on our training masks beside the report's Table 2
+#
+# The report counted its 5,000 training masks (N = 1,310,720,000 pixels). Its weights are reproduced from
+# its own counts in `log2 (report counts)`, which must equal its printed column `report_weight`.
+
+# %%
+counts = count_pixels(FaceParsingDataset(ws.data_root, "train"), progress=True)
+reference = reference_counts()
+table = pd.DataFrame({
+    "name": reference["name"],
+    "pixels": counts.pixels,
+    "share": counts.frequency,
+    "report pixels": reference["pixels"],
+    "report share": reference["pixels"] / reference["pixels"].sum(),
+    "report_weight": reference["report_weight"],
+    "log2 (report counts)": class_weights(reference["pixels"].to_numpy(), "log2").numpy(),
+})
+display(table.style.format({"pixels": "{:,}", "report pixels": "{:,}", "share": "{:.4%}", "report share": "{:.4%}",
+                            "report_weight": "{:.4f}", "log2 (report counts)": "{:.4f}"}))
+
+# %% [markdown]
+# ## Every weighting rule side by side
+#
+# The rules differ in how hard they push the rare classes:
+
+# %%
+for method, (_, rule) in WEIGHT_METHODS.items():
+    print(f"{method:>8}: {rule}")
+weights = pd.DataFrame({method: class_weights(counts, method).numpy() for method in WEIGHT_METHODS},
+                       index=reference["name"])
+weights["report (log2)"] = reference["report_weight"].to_numpy()
+display(weights.style.format("{:.3f}"))
+
+# %% [markdown]
+# Each rule on its own scale, divided by its mean weight so the shapes compare: `inverse` explodes on the
+# rarest classes, `log2` and `enet` stay within a small factor.
+
+# %%
+chart = (weights / weights.mean()).plot.barh(logx=True, figsize=(8, 8), xlabel="weight / mean weight (log scale)",
+                                             title="class weights by rule, normalised")
+chart.invert_yaxis()
+
+# %% [markdown]
+# ## Save the chosen weights for training
+#
+# Training reads `class_weights.json` in its run dir (the record below: the method, the counts it came from
+# and the weights in class order); notebook 3 uses it. Set FACEPARSE_WEIGHTS to try another rule (use a
+# new FACEPARSE_RUN_DIR for it: a run keeps the weights it started with).
+
+# %%
+if ws.weights_method is None:
+    print("FACEPARSE_WEIGHTS=none: training uses plain cross-entropy; nothing to save.")
+else:
+    record = weights_record(counts, class_weights(counts, ws.weights_method).tolist(), ws.weights_method, "max")
+    print(f"class weights for training ({ws.weights_method}): {save_class_weights(ws, record)}")

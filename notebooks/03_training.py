@@ -1,0 +1,136 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/faceparse-kit/faceparse-kit/blob/main/notebooks/03_training.ipynb)
+
+# %%
+# Setup. On Colab: mount Drive, install the kit (a copy on Drive if there is one, else a clone of the repository)
+# while pinning Colab's own torch, torchvision, ipywidgets and numpy, so pip never replaces them. Elsewhere: nothing.
+import os
+import sys
+
+REPOSITORY = "https://github.com/faceparse-kit/faceparse-kit"
+if "google.colab" in sys.modules or any(name.startswith("COLAB_") for name in os.environ):
+    import importlib
+    import subprocess
+
+    from google.colab import drive
+
+    drive.mount("/content/drive")
+    kit = "/content/drive/MyDrive/faceparse-kit"
+    if not os.path.isfile(os.path.join(kit, "pyproject.toml")):
+        kit = "/content/faceparse-kit"
+        if not os.path.isdir(kit):
+            subprocess.run(["git", "clone", "-q", "--depth", "1", REPOSITORY, kit], check=True)
+    subprocess.run("pip freeze | grep -iE '^(torch|torchvision|ipywidgets|numpy)==' > /tmp/colab-constraints.txt",
+                   shell=True, check=True)
+    subprocess.run(["pip", "install", "-q", "-c", "/tmp/colab-constraints.txt", "-e", kit], check=True)
+    if kit not in sys.path:  # an editable install is seen by new kernels only; this one imports from the folder
+        sys.path.insert(0, kit)
+    importlib.invalidate_caches()
+    print(f"faceparse kit installed from {kit}")
+else:
+    print("Not on Colab: using the faceparse_lib of this environment.")
+
+# %% [markdown]
+# # 3 · Training
+#
+# One config cell, one call to `train`. Everything that defines the run is a field of `TrainConfig`, saved
+# as `config.json` in the run dir beside `log.csv` and the checkpoints `last.pt` and `best.pt`.
+#
+# **On Colab** the run dir is on your Google Drive, and `train` checkpoints every 1,000 iterations. When the
+# session disconnects, open the notebook again and *Run all*: `train` finds `last.pt` and resumes exactly
+# where it stopped (same batches, same learning rate). It also stops cleanly, with a checkpoint, before
+# Colab's 12-hour limit.
+
+# %%
+# %matplotlib inline
+import torch
+from IPython.display import display
+
+from faceparse_lib.classes import CLASSES
+from faceparse_lib.data import list_pairs, read_pair
+from faceparse_lib.plots import sample_grid
+from faceparse_lib.train import read_log, train
+from faceparse_lib.transforms import swap_left_right
+from faceparse_lib.workspace import prepare_run_dir, workspace
+
+ws = workspace()
+print(ws.summary())
+
+# %% [markdown]
+# ## The config cell
+#
+# `ws.train_config()` is the preset (`report`: the seed report's DeepLabV3+ schedule for a GPU; `cpu`: a
+# small model at 128 px that trains in minutes) with the data and run dir filled in. Override any field
+# here, for example `ws.train_config(iterations=20_000, lr=0.005)`, or from the environment
+# (FACEPARSE_PRESET, FACEPARSE_ITERATIONS, FACEPARSE_RUN_DIR).
+
+# %%
+cfg = ws.train_config()
+print(f"model {cfg.model}, {cfg.iterations:,} iterations of batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr}, "
+      f"crop {cfg.crop_size}, input size {cfg.input_size or 'as stored'}, class weights {cfg.class_weights}, "
+      f"device {cfg.device}")
+print(f"run dir: {cfg.run_dir}")
+
+# %% [markdown]
+# ## Why the flip must swap left and right
+#
+# Augmentation mirrors half of the training images. A mirrored left eye is on the image's right, so it is
+# now a **right** eye: the flip must swap `l_eye`/`r_eye`, `l_brow`/`r_brow` and `l_ear`/`r_ear`, or the
+# network is taught that both sides are both classes and the l/r IoUs collapse. Middle row: a plain mirror
+# (wrong colours on the eyes, brows and ears); bottom row: the kit's flip.
+
+# %%
+image, mask = read_pair(*list_pairs(ws.data_root, "train")[0])
+mirrored_image, mirrored_mask = image[:, ::-1].copy(), mask[:, ::-1].copy()
+swapped_mask = swap_left_right(torch.from_numpy(mirrored_mask)).numpy()
+display(sample_grid([(image, mask), (mirrored_image, mirrored_mask), (mirrored_image, swapped_mask)],
+                    titles=["original", "mirror only (wrong)", "mirror + swap (right)"]))
+
+# %% [markdown]
+# ## Train
+#
+# The progress bar shows the loss and, after each validation, the val mIoU; `log.csv` gets a row every
+# `log_interval` iterations. Interrupt with the stop button: the run saves `last.pt` and this cell resumes it.
+
+# %%
+prepare_run_dir(ws, cfg, progress=True)  # the class weights of notebook 2 (counted now if missing)
+run_dir = train(cfg)
+
+# %% [markdown]
+# ## Curves
+#
+# Falling training loss with a flat or rising val loss means overfitting (the seed run overfit after about
+# 30,000 iterations); the checkpoint kept as `best.pt` is the one with the best val mIoU, not the last.
+
+# %%
+log = read_log(run_dir)
+train_rows, val_rows = log[log["kind"] == "train"], log[log["kind"] == "val"]
+axes = train_rows.plot(x="iteration", y="loss", figsize=(8, 4), title="loss", alpha=0.7)
+val_rows.plot(x="iteration", y="val_loss", ax=axes, marker="o")
+
+# %%
+axes = val_rows.plot(x="iteration", y=["miou", "mean_f1"], marker="o", figsize=(8, 4), title="validation",
+                     ylim=(0, 1))
+best = val_rows.loc[val_rows["miou"].idxmax()]
+axes.annotate(f"best {best['miou']:.3f} @ {int(best['iteration'])}", (best["iteration"], best["miou"]),
+              textcoords="offset points", xytext=(0, 10), ha="center")
+print(f"best val mIoU {best['miou']:.4f} at iteration {int(best['iteration'])}; "
+      f"trained {int(log['iteration'].max())} iterations in {log['seconds'].max() / 60:.1f} min")
+
+# %%
+display(val_rows.set_index("iteration")[[f"iou_{name}" for name in CLASSES]].tail(1).T.style.format("{:.3f}"))
