@@ -69,3 +69,10 @@ def sum_over_ranks(values: torch.Tensor, env: Distributed) -> torch.Tensor:
         values = values.to(env.device)
         dist.all_reduce(values, op=dist.ReduceOp.SUM)
     return values.cpu()
+
+
+def broadcast_buffers(model: torch.nn.Module, env: Distributed) -> None:
+    """Give every rank rank 0's buffers (BatchNorm running statistics), so all ranks hold the same model."""
+    if env.enabled:
+        for buffer in model.buffers():
+            dist.broadcast(buffer.data, src=0)

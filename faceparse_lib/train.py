@@ -200,6 +200,8 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
         log.info("resuming %s at iteration %d", run_dir, state.iteration)
     net = model
     if env.enabled:
+        if device.type == "cuda":  # batch statistics over all GPUs' crops, as mmseg's multi-GPU configs do
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     train_loader = _train_loader(cfg, env, state.iteration)
@@ -207,6 +209,8 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
     csv_log = CsvLog(run_dir / LOG_FILE, keep_until=state.iteration if resumed else None, enabled=env.is_main)
 
     def save(name: str) -> None:
+        # Each rank's last forward updated its own BatchNorm statistics; rank 0's are the run's (called on all ranks).
+        distributed.broadcast_buffers(model, env)
         if env.is_main:
             ckpt.save_checkpoint(_checkpoint_state(model, optimizer, scheduler, scaler, cfg, state, session_start), run_dir / name)
 
@@ -269,6 +273,7 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
                     emit(row)
                 estimate_from = _estimate_line(bar, cfg, state, estimate_from, session_start, env)
                 if t % cfg.eval_interval == 0 or t == cfg.iterations:
+                    distributed.broadcast_buffers(model, env)
                     row = validate(net if not env.enabled else model, val_data, loss_fn, cfg, env)
                     row.update(iteration=t, seconds=round(state.seconds + time.perf_counter() - session_start, 3))
                     emit(row)
