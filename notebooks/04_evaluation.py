@@ -1,0 +1,150 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/faceparse-kit/faceparse-kit/blob/main/notebooks/04_evaluation.ipynb)
+
+# %%
+# Setup. On Colab: mount Drive, install the kit (a copy on Drive if there is one, else a clone of the repository)
+# while pinning Colab's own torch, torchvision, ipywidgets and numpy, so pip never replaces them. Elsewhere: nothing.
+import os
+import sys
+
+REPOSITORY = "https://github.com/faceparse-kit/faceparse-kit"
+if "google.colab" in sys.modules or any(name.startswith("COLAB_") for name in os.environ):
+    import importlib
+    import subprocess
+
+    from google.colab import drive
+
+    drive.mount("/content/drive")
+    kit = "/content/drive/MyDrive/faceparse-kit"
+    if not os.path.isfile(os.path.join(kit, "pyproject.toml")):
+        kit = "/content/faceparse-kit"
+        if not os.path.isdir(kit):
+            subprocess.run(["git", "clone", "-q", "--depth", "1", REPOSITORY, kit], check=True)
+    subprocess.run("pip freeze | grep -iE '^(torch|torchvision|ipywidgets|numpy)==' > /tmp/colab-constraints.txt",
+                   shell=True, check=True)
+    subprocess.run(["pip", "install", "-q", "-c", "/tmp/colab-constraints.txt", "-e", kit], check=True)
+    if kit not in sys.path:  # an editable install is seen by new kernels only; this one imports from the folder
+        sys.path.insert(0, kit)
+    importlib.invalidate_caches()
+    print(f"faceparse kit installed from {kit}")
+else:
+    print("Not on Colab: using the faceparse_lib of this environment.")
+
+# %% [markdown]
+# # 4 · Evaluation
+#
+# The score is **mIoU as mmsegmentation computes it**: one confusion matrix summed over the whole val set,
+# IoU = I / (P + L − I) per class, then the mean over classes. It is not the mean of per-image scores, so a
+# big image and a small image weigh by their pixels, and a class absent from an image costs nothing there.
+# One number hides a lot: the per-class table, the confusion matrix and the viewer below show what it hides.
+
+# %%
+# %matplotlib inline
+import pandas as pd
+from IPython.display import display
+
+from faceparse_lib.checkpoint import load_checkpoint
+from faceparse_lib.classes import CLASSES
+from faceparse_lib.data import FaceParsingDataset
+from faceparse_lib.evaluate import evaluate, predict_folder, zip_masks
+from faceparse_lib.viewer import MaskViewer
+from faceparse_lib.workspace import ensure_trained_run, hand_in_images, workspace
+
+ws = workspace()
+print(ws.summary())
+run_dir = ensure_trained_run(ws)  # trains first if notebook 3 has not
+model = load_checkpoint(run_dir, device="cuda" if ws.gpu else "cpu")
+val = FaceParsingDataset(ws.data_root, "val")
+print(f"model from {run_dir}, trained at input size {model.input_size}; {len(val)} val images")
+
+# %% [markdown]
+# ## Per-class scores
+#
+# Sorted by IoU, worst first. The rare and thin classes (necklace, earring, eyes, brows) are usually at the
+# bottom: they are few pixels, and a boundary off by one pixel is a large share of a thin part. A class
+# that occurs in neither the truth nor the prediction is NaN and left out of the mean.
+
+# %%
+matrix = evaluate(model, val, progress=True)
+print(f"mIoU {matrix.miou():.4f}   mean F1 (no background) {matrix.mean_f1():.4f}   "
+      f"pixel accuracy {matrix.pixel_accuracy():.4f}")
+display(matrix.table().sort_values("IoU").style.format(precision=3))
+
+# %% [markdown]
+# ## Confusion matrix
+#
+# Row: the true class; column: the predicted class; each row divided by its pixel count (so a row sums
+# to 1 and the diagonal is the recall). Off-diagonal mass shows *which* classes are confused: eyes with
+# skin, lips with the mouth, a necklace with the neck, and, if a flip forgot to swap them, left with right.
+
+# %%
+counts = matrix.matrix.cpu().numpy()
+normalised = pd.DataFrame(counts / counts.sum(axis=1, keepdims=True).clip(min=1), index=CLASSES, columns=CLASSES)
+normalised.index.name, normalised.columns.name = "true", "predicted"
+display(normalised.style.background_gradient(cmap="Blues", vmin=0, vmax=1).format("{:.2f}"))
+
+# %% [markdown]
+# ## Flip test-time augmentation
+#
+# Predict each image and its mirror, mirror the second prediction back **swapping the left/right channels**,
+# and average. A flip that forgot the swap would average a left eye with a right eye and lose accuracy on
+# exactly those classes.
+
+# %%
+flipped = evaluate(model, val, tta="flip", progress=True)
+summary = pd.DataFrame({
+    "no TTA": [matrix.miou(), matrix.mean_f1(), matrix.pixel_accuracy()],
+    "flip TTA": [flipped.miou(), flipped.mean_f1(), flipped.pixel_accuracy()],
+}, index=["mIoU", "mean F1", "pixel accuracy"])
+summary["change"] = summary["flip TTA"] - summary["no TTA"]
+display(summary.style.format("{:+.4f}", subset=["change"]).format("{:.4f}", subset=["no TTA", "flip TTA"]))
+per_class = pd.DataFrame({"no TTA": matrix.iou(), "flip TTA": flipped.iou()}, index=CLASSES)
+per_class["change"] = per_class["flip TTA"] - per_class["no TTA"]
+display(per_class.style.format("{:.3f}"))
+
+# %% [markdown]
+# ## Look at the worst images
+#
+# The viewer sorts the val images by their own mIoU, worst first: image, truth and prediction side by side
+# (switch to *errors* to see the wrong pixels), with a toggle per class. The dataset-level score cannot tell
+# you whether the errors are everywhere or concentrated in a few hard photos; this can.
+
+# %%
+viewer = MaskViewer(val, model=model, order="worst")
+display(viewer)
+
+# %%
+# The controls work from code too (and so are tested in CI): next image, then the error view.
+viewer.next.click()
+viewer.mode.value = "errors"
+print(f"showing {viewer.names[viewer.current_index]}: image mIoU {viewer.iou(viewer.current_index):.3f}")
+
+# %% [markdown]
+# ## Predictions for hand-in
+#
+# One PNG per test image, the same name as the image, of class indices 0..18 at the image's own size,
+# zipped flat. Use the same TTA you chose above.
+
+# %%
+images_dir, note = hand_in_images(ws)
+if note:
+    print(note)
+predictions = predict_folder(model, images_dir, run_dir / "predictions", tta="flip", progress=True)
+archive = zip_masks(predictions.masks, run_dir / "predictions.zip")
+print(f"{len(predictions.masks)} masks -> {archive} ({archive.stat().st_size / 1e6:.1f} MB); "
+      f"{len(predictions.failed)} image(s) failed")
