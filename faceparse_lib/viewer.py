@@ -211,7 +211,7 @@ class MaskViewer:
 
     def _build_widgets(self, mode: str, opacity: float) -> None:
         modes = [m for m in MODES if self.has_predictions or m != "errors"]
-        self.mode = widgets.ToggleButtons(options=[(_MODE_LABELS[m], m) for m in modes], value=mode, description="view")
+        self.mode = widgets.ToggleButtons(options=[(_MODE_LABELS[m], m) for m in modes], value=mode)
         self.opacity = widgets.FloatSlider(value=opacity, min=0.0, max=1.0, step=0.05, description="opacity",
                                            continuous_update=False, readout_format=".2f")
         self.opacity.disabled = mode != "overlay"
@@ -227,7 +227,8 @@ class MaskViewer:
         self.info = widgets.HTML()
         self.error_line = widgets.HTML(layout=widgets.Layout(display="none"))
         self.progress = widgets.IntProgress(description="scoring", layout=widgets.Layout(display="none"))
-        self.picture = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        # Natural size (not stretched by the VBox), shrunk to fit narrow outputs.
+        self.picture = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", align_self="flex-start"))
 
         self.mode.observe(self._on_mode, names="value")
         self.opacity.observe(self._on_control, names="value")
