@@ -1,0 +1,156 @@
+"""The course notebooks: paired with their .py, committed clean, badges and setup cells from one address, run all."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import sys
+import types
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from faceparse_lib import notebooks
+from faceparse_lib.notebooks import (
+    PLACEHOLDER,
+    REPOSITORY,
+    badge_source,
+    colab_url,
+    notebook_problems,
+    notebook_sources,
+    run_notebooks,
+    setup_source,
+    sync_notebook,
+)
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+EXPECTED = ["01_data_exploration", "02_class_weights", "03_training", "04_evaluation", "05_report_figures"]
+
+
+def test_the_five_notebooks_are_there():
+    assert [p.stem for p in notebook_sources(NOTEBOOKS)] == EXPECTED
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_notebook_is_in_sync_with_its_py_clean_and_has_the_generated_header(name):
+    assert notebook_problems(NOTEBOOKS / f"{name}.py") == []
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_notebook_defines_no_functions_or_classes(name):
+    notebook = jupytext.read(NOTEBOOKS / f"{name}.py")
+    for cell in notebook.cells[1:]:
+        if cell.cell_type != "code":
+            continue
+        code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        defined = [n for n in ast.walk(ast.parse(code)) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))]
+        assert not defined, f"{name}: logic belongs in faceparse_lib, not in a notebook cell"
+
+
+def _copy(tmp_path: Path, name: str = "01_data_exploration") -> Path:
+    shutil.copy(NOTEBOOKS / f"{name}.py", tmp_path)
+    shutil.copy(NOTEBOOKS / f"{name}.ipynb", tmp_path)
+    return tmp_path / f"{name}.py"
+
+
+def test_sync_rewrites_badge_and_setup_cell_from_another_address(tmp_path):
+    source = _copy(tmp_path)
+    other = "https://github.com/someone/fork"
+    sync_notebook(source, repository=other)
+    cells = nbformat.read(source.with_suffix(".ipynb"), as_version=4).cells
+    assert cells[0].source == badge_source("01_data_exploration.ipynb", other)
+    assert "github/someone/fork/blob/main/notebooks/01_data_exploration.ipynb" in cells[0].source
+    assert f'REPOSITORY = "{other}"' in cells[1].source
+    assert REPOSITORY not in source.read_text()
+    assert notebook_problems(source, repository=other) == []
+    assert any("badge and setup cell differ" in p for p in notebook_problems(source))
+
+
+def test_sync_keeps_the_other_cells(tmp_path):
+    source = _copy(tmp_path)
+    before = jupytext.read(source).cells[2:]
+    sync_notebook(source, repository="https://github.com/someone/fork")
+    assert [c.source for c in jupytext.read(source).cells[2:]] == [c.source for c in before]
+
+
+def test_check_reports_outputs_an_edited_py_and_the_placeholder(tmp_path):
+    source = _copy(tmp_path)
+    notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    notebook.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi\n")]
+    notebook.cells[1].execution_count = 3
+    nbformat.write(notebook, source.with_suffix(".ipynb"))
+    source.write_text(source.read_text() + f"\n# %%\nprint('{PLACEHOLDER}')\n")
+    problems = "\n".join(notebook_problems(source))
+    assert "outputs or an execution count" in problems
+    assert "differs from" in problems
+    assert PLACEHOLDER in problems
+
+
+def test_colab_url_needs_a_github_address():
+    assert colab_url("03_training.ipynb", "https://github.com/a/b") == \
+        "https://colab.research.google.com/github/a/b/blob/main/notebooks/03_training.ipynb"
+    with pytest.raises(ValueError, match="GitHub address"):
+        colab_url("03_training.ipynb", "https://gitlab.com/a/b")
+
+
+def test_setup_cell_does_nothing_off_colab(monkeypatch, capsys):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    for name in [n for n in __import__("os").environ if n.startswith("COLAB_")]:
+        monkeypatch.delenv(name)
+    calls = []
+    monkeypatch.setattr("subprocess.run", lambda *a, **k: calls.append(a))
+    exec(setup_source(), {})
+    assert calls == []
+    assert capsys.readouterr().out.strip().startswith("Not on Colab")
+
+
+def test_setup_cell_on_colab_clones_and_installs_with_colab_packages_pinned(monkeypatch, capsys):
+    mounted = []
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=mounted.append)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr("os.path.isfile", lambda path: False)  # no kit on Drive, no clone yet
+    monkeypatch.setattr("os.path.isdir", lambda path: False)
+    calls = []
+    monkeypatch.setattr("subprocess.run", lambda command, **kwargs: calls.append(command))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    exec(setup_source("https://github.com/a/b"), {})
+    assert mounted == ["/content/drive"]
+    assert calls[0] == ["git", "clone", "-q", "--depth", "1", "https://github.com/a/b", notebooks.CLONE_DIR]
+    assert "'^(torch|torchvision|ipywidgets|numpy)=='" in calls[1] and "pip freeze" in calls[1]
+    assert calls[2][:4] == ["pip", "install", "-q", "-c"] and calls[2][-2:] == ["-e", notebooks.CLONE_DIR]
+    assert sys.path[0] == notebooks.CLONE_DIR
+
+
+def test_setup_cell_on_colab_prefers_the_kit_on_drive(monkeypatch):
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=lambda path: None)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr("os.path.isfile", lambda path: path == f"{notebooks.DRIVE_KIT}/pyproject.toml")
+    calls = []
+    monkeypatch.setattr("subprocess.run", lambda command, **kwargs: calls.append(command))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    exec(setup_source(), {})
+    assert not any(c[0] == "git" for c in calls if isinstance(c, list))
+    assert calls[-1][-1] == notebooks.DRIVE_KIT
+
+
+@pytest.mark.slow
+def test_run_notebooks_writes_executed_copies_and_stops_at_a_failure(tmp_path):
+    for name, code in (("01_ok", "import os\nprint(os.environ['FACEPARSE_TEST_VALUE'])"), ("02_bad", "1 / 0")):
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        notebook.metadata["kernelspec"] = dict(notebooks.KERNELSPEC)
+        nbformat.write(notebook, tmp_path / f"{name}.ipynb")
+    lines = []
+    from nbclient.exceptions import CellExecutionError
+
+    with pytest.raises(CellExecutionError, match="ZeroDivisionError"):
+        run_notebooks([tmp_path / "01_ok.py", tmp_path / "02_bad.py"], tmp_path / "out",
+                      env={"FACEPARSE_TEST_VALUE": "42"}, timeout=120, report=lines.append)
+    executed = nbformat.read(tmp_path / "out" / "01_ok.ipynb", as_version=4)
+    assert executed.cells[0].outputs[0]["text"].strip() == "42"
+    assert (tmp_path / "out" / "02_bad.ipynb").is_file()
+    assert lines[1].startswith("01_ok: done") and lines[-1].startswith("02_bad: FAILED")
+    assert "FACEPARSE_TEST_VALUE" not in __import__("os").environ
