@@ -154,3 +154,12 @@ def test_run_notebooks_writes_executed_copies_and_stops_at_a_failure(tmp_path):
     assert (tmp_path / "out" / "02_bad.ipynb").is_file()
     assert lines[1].startswith("01_ok: done") and lines[-1].startswith("02_bad: FAILED")
     assert "FACEPARSE_TEST_VALUE" not in __import__("os").environ
+
+
+def test_notebooks_command_checks_the_committed_notebooks_and_refuses_an_unknown_name(capsys):
+    from faceparse_lib.cli import main
+
+    assert main(["notebooks", "check"]) == 0
+    assert "5 notebooks, 0 problem(s)" in capsys.readouterr().out
+    assert main(["notebooks", "check", "09"]) == 1
+    assert "error: no notebook 09" in capsys.readouterr().err

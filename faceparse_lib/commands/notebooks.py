@@ -37,7 +37,11 @@ def _selected(folder: Path, names: list[str]) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     from faceparse_lib import notebooks
 
-    sources = _selected(args.folder, args.names)
+    try:
+        sources = _selected(args.folder, args.names)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     if args.action == "sync":
         for source in sources:
             print(f"wrote {notebooks.sync_notebook(source)}")
