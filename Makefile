@@ -6,13 +6,22 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench venv sync-notebooks clean
+.PHONY: demo test bench train-cpu venv clean
 
+# The five notebooks in order on the CPU (synthetic faces, the cpu training preset); executed copies in demo/.
 demo: $(STAMP)
-	$(PY) -m faceparse_lib demo --out demo
+	$(PY) -m faceparse_lib notebooks run --out demo/notebooks
 
+# Unit tests, then every notebook top to bottom with CI's short settings.
 test: $(STAMP)
 	$(PY) -m pytest
+	FACEPARSE_QUICK=1 $(PY) -m pytest --nbmake notebooks
+
+# The cpu preset's measured claim: default synthetic set (200 + 50 faces at 512 px), a fresh run, wall time.
+train-cpu: $(STAMP)
+	test -d runs/synth-default || $(PY) -m faceparse_lib synth runs/synth-default
+	rm -rf runs/cpu-check
+	$(PY) -m faceparse_lib train --preset cpu --data-root runs/synth-default --run-dir runs/cpu-check
 
 bench: $(STAMP)
 	$(PY) -m faceparse_lib bench
@@ -26,4 +35,4 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf demo .pytest_cache
+	rm -rf demo .pytest_cache runs/cpu-check

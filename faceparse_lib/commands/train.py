@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import time
 import typing
 from pathlib import Path
 
@@ -78,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
     from faceparse_lib.train import read_log, train
 
     cfg = config_from_args(args)
+    start = time.perf_counter()
     run_dir = train(cfg)
+    minutes, seconds = divmod(time.perf_counter() - start, 60)
+    print(f"{run_dir}: {int(minutes)}:{seconds:04.1f} wall time in this session (data loading and validation included)")
     frame = read_log(run_dir)
     val = frame[frame.kind == "val"]
     if len(val):
