@@ -42,14 +42,22 @@ def flip_permutation() -> np.ndarray:
     return table
 
 
+def class_names(num_classes: int = NUM_CLASSES) -> tuple[str, ...]:
+    """CLASSES for the 19 CelebAMask-HQ classes, else "0".."C-1" (a model or table with another class count)."""
+    return CLASSES if num_classes == NUM_CLASSES else tuple(str(c) for c in range(num_classes))
+
+
 def colorize(mask: np.ndarray) -> np.ndarray:
-    """Map an H×W class-index mask to an H×W×3 uint8 picture (ignore pixels white)."""
+    """Map an H×W class-index mask to an H×W×3 uint8 picture (ignore pixels white); other labels are refused."""
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"colorize expects an H×W mask, got shape {mask.shape}")
+    if mask.size and (mask.min() < 0 or mask.max() >= NUM_CLASSES):
+        bad = np.unique(mask[((mask < 0) | (mask >= NUM_CLASSES)) & (mask != IGNORE_INDEX)])
+        if bad.size:
+            shown = ", ".join(str(v) for v in bad[:8].tolist()) + (" ..." if bad.size > 8 else "")
+            raise ValueError(f"mask values must lie in 0..{NUM_CLASSES - 1} or {IGNORE_INDEX}; found {shown}")
     lut = np.zeros((256, 3), dtype=np.uint8)
     lut[:NUM_CLASSES] = PALETTE
     lut[IGNORE_INDEX] = IGNORE_COLOR
-    if mask.min(initial=0) < 0 or mask.max(initial=0) > 255:
-        raise ValueError(f"mask values must lie in 0..{NUM_CLASSES - 1} or {IGNORE_INDEX}")
     return lut[mask.astype(np.intp)]

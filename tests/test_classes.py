@@ -9,6 +9,7 @@ from faceparse_lib.classes import (
     IGNORE_INDEX,
     NUM_CLASSES,
     PALETTE,
+    class_names,
     colorize,
     flip_permutation,
 )
@@ -59,3 +60,15 @@ def test_flip_permutation_swaps_pairs_and_keeps_everything_else():
         assert table[left] == right and table[right] == left
     swapped = {c for pair in FLIP_PAIRS for c in pair}
     assert all(table[c] == c for c in range(256) if c not in swapped)
+
+
+def test_colorize_refuses_labels_between_the_classes_and_ignore():
+    with pytest.raises(ValueError, match="found 19, 254"):
+        colorize(np.array([[0, 19], [254, IGNORE_INDEX]], dtype=np.uint8))
+    with pytest.raises(ValueError, match="found -1"):
+        colorize(np.array([[-1, 3]]))
+
+
+def test_class_names_are_the_classes_for_19_and_numbers_otherwise():
+    assert class_names() == CLASSES and class_names(NUM_CLASSES) == CLASSES
+    assert class_names(3) == ("0", "1", "2")
