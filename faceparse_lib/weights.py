@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import logging
 import math
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Union
 
 import numpy as np
-import pandas as pd
-import torch
 
-from faceparse_lib.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
-from faceparse_lib.data import MASK_SUFFIX, FaceParsingDataset, files_by_stem, read_mask
-from faceparse_lib.parallel import default_workers
+from faceparse_lib.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES, class_names
+from faceparse_lib.layout import MASK_SUFFIX, files_by_stem, read_mask
+from faceparse_lib.parallel import parallel_map_unordered, resolve_workers
+
+if TYPE_CHECKING:  # torch and pandas load only when weights or tables are asked for, not to count pixels
+    import pandas as pd
+    import torch
 
 log = logging.getLogger(__name__)
 
-REFERENCE_COUNTS_CSV = Path(__file__).resolve().parents[1] / "data" / "reference_counts.csv"
+# Shipped inside the package, so a plain (non-editable) install can still show the report's table.
+REFERENCE_COUNTS_CSV = Path(__file__).resolve().with_name("reference_counts.csv")
+
+# A folder of masks, a list of mask paths, or anything with `mask_paths` (a FaceParsingDataset).
+Masks = Union[str, Path, Iterable[Union[str, Path]]]
 
 # Below this many masks a process pool costs more to start than it saves.
 _MIN_MASKS_PER_WORKER = 16
@@ -68,10 +73,11 @@ class PixelCounts:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per class: name, pixels, share of labelled pixels, images containing it and their share."""
-        names = CLASSES if len(self.pixels) == NUM_CLASSES else tuple(str(c) for c in range(len(self.pixels)))
+        import pandas as pd
+
         frame = pd.DataFrame(
             {
-                "name": names,
+                "name": class_names(len(self.pixels)),
                 "pixels": self.pixels,
                 "share": self.frequency,
                 "images": self.images,
@@ -115,56 +121,34 @@ def count_files(paths: list[Path]) -> PixelCounts:
     return histogram_counts([label_histogram(read_mask(path)) for path in paths])
 
 
-def mask_paths(masks: str | Path | FaceParsingDataset | Iterable[str | Path]) -> list[Path]:
-    """The mask files behind a masks folder, a FaceParsingDataset, or an iterable of paths."""
-    if isinstance(masks, FaceParsingDataset):
-        return [mask for _, mask in masks.pairs]
+def mask_paths(masks: Masks) -> list[Path]:
+    """The mask files behind a masks folder, an iterable of paths, or a dataset's `mask_paths` (FaceParsingDataset)."""
+    if hasattr(masks, "mask_paths"):
+        return list(masks.mask_paths)
     if isinstance(masks, (str, Path)):
         return sorted(files_by_stem(Path(masks), (MASK_SUFFIX,)).values())
     return [Path(p) for p in masks]
 
 
-def count_pixels(
-    masks: str | Path | FaceParsingDataset | Iterable[str | Path],
-    workers: int | None = None,
-    progress: bool = False,
-) -> PixelCounts:
-    """Per-class pixel counts and images per class over a masks folder, a FaceParsingDataset or a list of mask paths.
+def count_pixels(masks: Masks, workers: int | None = None, progress: bool = False) -> PixelCounts:
+    """Per-class pixel counts and images per class over a masks folder, a list of mask paths or a FaceParsingDataset.
 
-    For a split of the course layout pass `FaceParsingDataset(root, split)` (the files it would train on;
-    its transform is not applied) or the folder `root/split/masks`. A bad mask raises the dataset's
-    DatasetError naming the file. `workers` processes share the files (default: `default_workers()`;
-    1 counts in this process).
+    For a split of the course layout pass the folder `root/split/masks` or `FaceParsingDataset(root, split)` (the
+    files it would train on; its transform is not applied). A bad mask raises DatasetError naming the file.
+    `workers` processes share the files (see `parallel.resolve_workers`; 1 counts in this process).
     """
     from tqdm.auto import tqdm
 
     paths = mask_paths(masks)
-    workers = default_workers() if workers is None else max(1, int(workers))
-    workers = min(workers, max(1, len(paths) // _MIN_MASKS_PER_WORKER))
+    workers = resolve_workers(workers, len(paths), _MIN_MASKS_PER_WORKER)
     size = max(1, min(_MAX_CHUNK, math.ceil(len(paths) / (4 * workers))))
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     total = PixelCounts.zeros()
     with tqdm(total=len(paths), desc="count pixels", unit="mask", disable=not progress, leave=False) as bar:
-        for counts in _map_chunks(chunks, workers):
+        for counts in parallel_map_unordered(count_files, chunks, workers):
             total = total + counts
             bar.update(counts.n_images)
     return total
-
-
-def _map_chunks(chunks: list[list[Path]], workers: int) -> Iterator[PixelCounts]:
-    """count_files of every chunk, in this process or in `workers` processes, yielded as each finishes."""
-    if workers == 1:
-        yield from map(count_files, chunks)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending = {pool.submit(count_files, chunk) for chunk in chunks}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for future in done:
-                if future.exception() is not None:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise future.exception()
-                yield future.result()
 
 
 def _log2_weights(pixels: np.ndarray, present_pixels: np.ndarray) -> np.ndarray:
@@ -227,6 +211,8 @@ def class_weights(
             raise ValueError(f"no pixels of class {names}; no {method} weight exists (pass missing='max' or 'zero')")
         weights[absent] = weights[~absent].max() if missing == "max" else 0.0
         log.warning("class %s has no pixels; weight set to %.4f (missing=%r)", names, weights[absent][0], missing)
+    import torch
+
     return torch.from_numpy(weights).float()
 
 
@@ -234,7 +220,7 @@ def _as_counts(counts: PixelCounts | np.ndarray | torch.Tensor | Iterable[int]) 
     """(pixels, present_pixels) as float64 arrays; plain counts use the total as every class's denominator."""
     if isinstance(counts, PixelCounts):
         return counts.pixels.astype(np.float64), counts.present_pixels.astype(np.float64)
-    if isinstance(counts, torch.Tensor):
+    if hasattr(counts, "detach"):  # a torch.Tensor; checked without importing torch
         counts = counts.detach().cpu().numpy()
     pixels = np.asarray(counts, dtype=np.float64)
     if pixels.ndim != 1 or pixels.size == 0:
@@ -245,14 +231,17 @@ def _as_counts(counts: PixelCounts | np.ndarray | torch.Tensor | Iterable[int]) 
 
 
 def _class_name(index: int, num_classes: int) -> str:
-    return f"{index} ({CLASSES[index]})" if num_classes == NUM_CLASSES else str(index)
+    name = class_names(num_classes)[index]
+    return f"{index} ({name})" if name != str(index) else name
 
 
 def reference_counts(path: str | Path | None = None) -> pd.DataFrame:
     """The seed report's counts on its 5,000 training masks: name, pixels, report_weight, indexed by class."""
+    import pandas as pd
+
     path = Path(path) if path is not None else REFERENCE_COUNTS_CSV
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: reference counts not found; expected the kit's data/reference_counts.csv")
+        raise FileNotFoundError(f"{path}: reference counts not found; expected faceparse_lib/reference_counts.csv")
     frame = pd.read_csv(path, index_col="class")
     expected = ["name", "pixels", "report_weight"]
     if list(frame.columns) != expected or list(frame.index) != list(range(NUM_CLASSES)):

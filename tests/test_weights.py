@@ -18,8 +18,8 @@ from faceparse_lib.weights import (
     reference_counts,
 )
 
-# DESIGN.md, "Class weights of the seed report": (n_c, w_c) on the 5,000 training masks, N = 1,310,720,000.
-DESIGN_TABLE = [
+# The seed report's class weights: (n_c, w_c = log2(N / n_c)) on its 5,000 training masks, N = 1,310,720,000.
+REPORT_TABLE = [
     (375_099_645, 1.8050), (333_172_471, 1.9760), (27_015_905, 5.6004), (3_467_864, 8.5621),
     (2_937_773, 8.8014), (2_928_618, 8.8059), (5_572_580, 7.8778), (5_433_404, 7.9143),
     (6_164_110, 7.7323), (5_049_695, 8.0199), (3_896_683, 8.3939), (5_417_555, 7.9185),
@@ -137,19 +137,19 @@ def test_to_frame_has_one_row_per_class_with_shares(tmp_path):
     assert frame.loc[1, "image_share"] == pytest.approx(0.5)
 
 
-def test_log2_weights_reproduce_the_design_table_to_4_decimals():
-    pixels = [n for n, _ in DESIGN_TABLE]
+def test_log2_weights_reproduce_the_report_table_to_4_decimals():
+    pixels = [n for n, _ in REPORT_TABLE]
     assert sum(pixels) == 1_310_720_000
     weights = class_weights(pixels, "log2")
     assert weights.dtype == torch.float32 and weights.shape == (NUM_CLASSES,)
-    np.testing.assert_array_equal(np.round(weights.double().numpy(), 4), [w for _, w in DESIGN_TABLE])
+    np.testing.assert_array_equal(np.round(weights.double().numpy(), 4), [w for _, w in REPORT_TABLE])
 
 
-def test_reference_csv_holds_the_design_table():
+def test_reference_csv_holds_the_report_table():
     reference = reference_counts()
     assert list(reference.index) == list(range(NUM_CLASSES)) and tuple(reference["name"]) == CLASSES
-    assert list(reference["pixels"]) == [n for n, _ in DESIGN_TABLE]
-    assert list(reference["report_weight"]) == [w for _, w in DESIGN_TABLE]
+    assert list(reference["pixels"]) == [n for n, _ in REPORT_TABLE]
+    assert list(reference["report_weight"]) == [w for _, w in REPORT_TABLE]
     np.testing.assert_allclose(class_weights(reference["pixels"]).numpy(), reference["report_weight"], atol=5e-5)
 
 
@@ -227,3 +227,17 @@ def test_weights_command_exits_non_zero_on_a_bad_mask(tmp_path, capsys):
     write_mask(tmp_path, "00003", np.full((4, 4), 40, dtype=np.uint8))
     assert main(["weights", str(tmp_path), "--no-progress"]) == 1
     assert "00003.png: label 40 outside 0..18 and 255" in capsys.readouterr().err
+
+
+def test_reference_counts_ship_inside_the_package_as_package_data():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    from importlib.resources import files
+    from pathlib import Path
+
+    import faceparse_lib
+    from faceparse_lib.weights import REFERENCE_COUNTS_CSV
+
+    assert REFERENCE_COUNTS_CSV.parent == Path(faceparse_lib.__file__).resolve().parent
+    assert files("faceparse_lib").joinpath(REFERENCE_COUNTS_CSV.name).is_file()
+    pyproject = tomllib.loads((Path(faceparse_lib.__file__).parents[1] / "pyproject.toml").read_text())
+    assert REFERENCE_COUNTS_CSV.name in pyproject["tool"]["setuptools"]["package-data"]["faceparse_lib"]
