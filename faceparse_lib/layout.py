@@ -18,6 +18,7 @@ IMAGES_DIR = "images"
 MASKS_DIR = "masks"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 MASK_SUFFIX = ".png"
+IMAGE_SIZE = 512  # the side of the course's square images and masks (other sizes are read as they are)
 
 # Mask modes that hold class indices directly: 8-bit greyscale and 8-bit palette (the index is the label).
 _INDEX_MODES = {"L", "P"}

@@ -1,0 +1,62 @@
+"""check_dataset: counts, sizes and label shares of a good set; every problem of a bad one, not just the first."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from course_files import SIZE, write_sample
+from faceparse_lib.check import check_dataset
+
+
+@pytest.fixture
+def good_root(tmp_path):
+    for i in range(4):
+        write_sample(tmp_path, "train", f"{i:05d}", label=i + 1)
+    write_sample(tmp_path, "val", "00010", label=18)
+    return tmp_path
+
+
+def test_check_dataset_counts_sizes_and_labels_of_a_good_set(good_root):
+    report = check_dataset(good_root)
+    assert report.ok, report.problems
+    train = report.splits[0]
+    assert (train.split, train.images, train.masks) == ("train", 4, 4)
+    assert train.sizes == {(SIZE, SIZE): 4}
+    assert train.label_pixels[[1, 2, 3, 4]].tolist() == [SIZE * SIZE // 2] * 4
+    assert train.label_pixels[0] == 4 * SIZE * SIZE // 2
+    assert "0 problem(s)" in report.format()
+
+
+def test_check_dataset_reports_every_problem_not_just_the_first(good_root):
+    Image.fromarray(np.full((SIZE, SIZE), 40, dtype=np.uint8), "L").save(good_root / "train" / "masks" / "00000.png")
+    (good_root / "train" / "masks" / "00001.png").unlink()
+    (good_root / "train" / "images" / "00002.jpg").write_bytes(b"broken")
+    write_sample(good_root, "val", "00011", mask_size=(8, 8))
+    report = check_dataset(good_root)
+    text = "\n".join(report.problems)
+    assert not report.ok and len(report.problems) == 4
+    assert "00000.png: label 40 outside" in text
+    assert "00001.jpg: no mask" in text
+    assert "00002.jpg: unreadable" in text
+    assert "00011.jpg: image is 16×16 but its mask 00011.png is 8×8" in text
+
+
+def test_check_dataset_on_a_missing_or_empty_root(tmp_path):
+    assert "folder not found" in check_dataset(tmp_path / "nowhere").problems[0]
+    assert "no train/, val/ or test/" in check_dataset(tmp_path).problems[0]
+
+
+def test_check_dataset_accepts_a_test_split_without_masks(tmp_path):
+    (tmp_path / "test" / "images").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "test" / "images" / "00001.jpg")
+    report = check_dataset(tmp_path)
+    assert report.ok and report.splits[0].images == 1 and report.splits[0].masks == 0
+
+
+def test_check_dataset_checks_test_masks_when_the_split_has_them(tmp_path):
+    write_sample(tmp_path, "test", "00001", label=3)
+    write_sample(tmp_path, "test", "00002")
+    (tmp_path / "test" / "images" / "00002.jpg").unlink()
+    report = check_dataset(tmp_path)
+    assert report.splits[0].masks == 2 and report.splits[0].label_pixels[3] == SIZE * SIZE // 2
+    assert report.problems == [f"{tmp_path}/test/masks/00002.png: mask has no image in {tmp_path}/test/images"]
