@@ -9,8 +9,9 @@ import zipfile
 from pathlib import Path
 from typing import Iterable
 
-from faceparse_lib.celebamask import IMAGE_DIR, MAPPING_FILE, prepare_celebamask
-from faceparse_lib.data import DatasetError
+from faceparse_lib.celebamask import IMAGE_DIR, MAPPING_FILE
+from faceparse_lib.layout import DatasetError, images_dir
+from faceparse_lib.prepare import PrepareSummary, prepare_celebamask
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def find_raw_root(folder: str | Path) -> Path | None:
 def find_course_root(folder: str | Path) -> Path | None:
     """A data set already in the course layout (train/images/) in or just under `folder`, if any."""
     for candidate in _candidates(Path(folder)):
-        if (candidate / "train" / "images").is_dir():
+        if images_dir(candidate, "train").is_dir():
             return candidate
     return None
 
@@ -161,6 +162,30 @@ def locate(
     return "official", raw
 
 
+def prepare_from_source(
+    source: str | Path | None,
+    out_root: str | Path,
+    *,
+    work_dir: str | Path | None = None,
+    download: bool = False,
+    password: str | None = None,
+    progress: bool = False,
+    **prepare_options: object,
+) -> tuple[Path, PrepareSummary | None]:
+    """Find, unpack and prepare the data as needed: (course-layout folder, what was prepared or None if it already was).
+
+    The one prepare flow behind `get_celebamask` and `python -m faceparse_lib prepare`. See `locate` for what
+    `source` may be; `prepare_options` go to `prepare_celebamask` (workers, size, subset, splits, seed...).
+    """
+    work_dir = Path(work_dir) if work_dir is not None else default_work_dir(out_root)
+    kind, root = locate(source, work_dir, download=download, password=password, progress=progress)
+    if kind == "course":
+        log.info("%s is already in the course layout", root)
+        return root, None
+    summary = prepare_celebamask(root, out_root, progress=progress, **prepare_options)
+    return Path(out_root), summary
+
+
 def get_celebamask(
     source: str | Path | None,
     out_root: str | Path,
@@ -175,10 +200,7 @@ def get_celebamask(
 
     See `locate` for what `source` may be; `prepare_options` go to `prepare_celebamask` (workers, size, subset...).
     """
-    work_dir = Path(work_dir) if work_dir is not None else default_work_dir(out_root)
-    kind, root = locate(source, work_dir, download=download, password=password, progress=progress)
-    if kind == "course":
-        log.info("%s is already in the course layout", root)
-        return root
-    prepare_celebamask(root, out_root, progress=progress, **prepare_options)
-    return Path(out_root)
+    root, _ = prepare_from_source(
+        source, out_root, work_dir=work_dir, download=download, password=password, progress=progress, **prepare_options
+    )
+    return root
