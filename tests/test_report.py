@@ -1,0 +1,183 @@
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from fake_run import ENVIRONMENT, fake_log, make_fake_run
+
+from faceparse_lib.cli import main
+from faceparse_lib.config import DEMO_MODEL, SEED_MODEL
+from faceparse_lib.metrics import ConfusionMatrix
+from faceparse_lib.model import build_model, count_parameters
+from faceparse_lib.report import (
+    best_val_row,
+    class_weights_table,
+    environment_table,
+    parameter_table,
+    read_run,
+    write_report,
+)
+from faceparse_lib.synthetic import make_synthetic_dataset
+from faceparse_lib.weights import reference_counts
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return make_synthetic_dataset(tmp_path_factory.mktemp("data"), n_train=4, n_val=3, size=64)
+
+
+def _parts(table: pd.DataFrame, model: str) -> dict[str, int]:
+    rows = table[table["model"] == model]
+    return dict(zip(rows["part"], rows["parameters"]))
+
+
+def test_parameter_table_counts_the_seed_models_parts_as_the_report_does():
+    parts = _parts(parameter_table([SEED_MODEL]), SEED_MODEL)
+    assert parts == {"backbone": 23_527_264, "decode head": 17_697_923, "auxiliary head": 2_364_691,
+                     "total": 43_589_878}
+
+
+def test_parameter_table_splits_an_smp_model_into_backbone_decoder_and_head_and_keeps_the_seed_rows():
+    table = parameter_table([DEMO_MODEL])
+    parts = _parts(table, DEMO_MODEL)
+    assert list(parts) == ["backbone", "decoder", "segmentation head", "total"]
+    assert parts["total"] == sum(v for k, v in parts.items() if k != "total") == count_parameters(build_model(DEMO_MODEL))
+    assert _parts(table, SEED_MODEL)["total"] == 43_589_878
+    seed_names = table[table["model"] == SEED_MODEL].set_index("part")["seed report"]
+    assert seed_names["decode head"] == "DepthwiseSeparableASPPHead" and seed_names["auxiliary head"] == "FCNHead"
+
+
+def test_class_weights_table_puts_the_runs_counts_and_weights_beside_the_reports(tmp_path, data_root):
+    run = read_run(make_fake_run(tmp_path / "run", data_root, checkpoint=False))
+    table = class_weights_table(run.weights)
+    reference = reference_counts()
+    assert list(table["pixels"]) == run.weights["pixels"]
+    assert np.allclose(table["weight (log2)"], run.weights["weights"])
+    assert table["share %"].sum() == pytest.approx(100)
+    assert list(table["report pixels"]) == list(reference["pixels"])
+    assert table.loc[16, "report weight"] == pytest.approx(12.7002)
+    assert table.loc[3, "class"] == "eyeglasses"
+
+
+def test_class_weights_table_of_an_unweighted_run_shows_only_the_report():
+    table = class_weights_table(None)
+    assert "pixels" not in table.columns and "report weight" in table.columns
+
+
+def test_environment_table_reads_the_runs_record_else_says_it_shows_this_machine():
+    table, source = environment_table({"environment": ENVIRONMENT})
+    values = dict(zip(table["specification"], table["value"]))
+    assert values["GPU / device"] == "Tesla T4" and values["CUDA"] == "12.8" and "config.json" in source
+    table, source = environment_table({})
+    values = dict(zip(table["specification"], table["value"]))
+    assert values["PyTorch"] == torch.__version__ and "this machine" in source
+
+
+def test_best_val_row_is_the_validation_row_with_the_highest_miou():
+    assert int(best_val_row(fake_log(peak=100))["iteration"]) == 100
+    log = fake_log()
+    assert best_val_row(log[log["kind"] == "train"]) is None
+
+
+def _referenced(report_md: str) -> set[str]:
+    return set(re.findall(r"\((figures/[^)]+|tables/[^)]+)\)", report_md))
+
+
+def _outputs(out) -> set[str]:
+    return {f"{p.parent.name}/{p.name}" for sub in ("figures", "tables") for p in (out / sub).iterdir()}
+
+
+@pytest.mark.slow  # two runs, an evaluation and six figures saved: about 5 s
+def test_write_report_writes_every_table_and_figure_and_report_md_references_each(tmp_path, data_root):
+    weighted = make_fake_run(tmp_path / "weighted", data_root, "log2", peak=150)
+    unweighted = make_fake_run(tmp_path / "unweighted", data_root, None, peak=100, best=0.5, seed=1)
+    out = tmp_path / "report"
+    report = write_report([weighted, unweighted], out, samples=2)
+    assert report == out / "report.md"
+    expected = {f"figures/{name}.png" for name in ("fig1_loss", "fig2_miou", "per_class_scores", "confusion_matrix",
+                                                   "sample_predictions", "runs_miou")}
+    expected |= {f"tables/{name}.{ext}" for name in ("model_parameters", "class_weights", "environment", "runs",
+                                                     "per_class_scores") for ext in ("csv", "md")}
+    expected |= {"tables/confusion_matrix.csv"}
+    assert _outputs(out) == expected
+    text = report.read_text()
+    assert _referenced(text) == expected
+    assert "43,589,878" in text and "Tesla T4" in text
+    # The seed report's order: model, class weights, environment, then the curves.
+    positions = [text.index(f) for f in ("model_parameters.md", "class_weights.md", "environment.md", "fig1_loss",
+                                         "fig2_miou")]
+    assert positions == sorted(positions)
+    assert (out / "figures" / "fig2_miou.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    confusion = pd.read_csv(out / "tables" / "confusion_matrix.csv", index_col=0)
+    assert confusion.to_numpy().sum() == 3 * 64 * 64  # every val pixel of the untrained model's predictions
+    runs = pd.read_csv(out / "tables" / "runs.csv")
+    assert list(runs["class weights"]) == ["log2", "none"] and list(runs["at iteration"]) == [150, 100]
+
+
+def test_write_report_reads_f1_and_the_confusion_matrix_from_a_saved_evaluation_without_data(tmp_path):
+    run_dir = make_fake_run(tmp_path / "run", None, None, checkpoint=False)
+    matrix = ConfusionMatrix()
+    matrix.update(torch.tensor([[0, 1], [1, 1]]), torch.tensor([[0, 1], [2, 1]]))
+    (run_dir / "eval_val.json").write_text(json.dumps({"checkpoint": str(run_dir / "best.pt"), "images": 1,
+                                                       "confusion": matrix.state_dict()}))
+    out = tmp_path / "report"
+    text = write_report(run_dir, out).read_text()
+    scores = pd.read_csv(out / "tables" / "per_class_scores.csv", index_col=0)
+    assert np.allclose(scores["F1"], matrix.f1(), equal_nan=True)
+    assert "figures/confusion_matrix.png" in _referenced(text)
+    assert not (out / "figures" / "sample_predictions.png").exists() and "Sample predictions left out" in text
+    assert _referenced(text) == _outputs(out)
+
+
+def test_write_report_without_checkpoint_or_data_falls_back_to_the_logs_per_class_iou(tmp_path):
+    run_dir = make_fake_run(tmp_path / "run", None, None, checkpoint=False)
+    out = tmp_path / "report"
+    text = write_report(run_dir, out).read_text()
+    scores = pd.read_csv(out / "tables" / "per_class_scores.csv", index_col=0)
+    best = best_val_row(read_run(run_dir).log)
+    assert np.allclose(scores["IoU"], best[[c for c in best.index if c.startswith("iou_")]].astype(float))
+    assert "F1" not in scores.columns
+    assert not (out / "figures" / "confusion_matrix.png").exists() and "no checkpoint" in text
+    assert _referenced(text) == _outputs(out)
+
+
+def test_write_report_removes_the_figures_an_earlier_call_wrote_and_this_one_does_not(tmp_path):
+    first = make_fake_run(tmp_path / "a", None, None, checkpoint=False)
+    second = make_fake_run(tmp_path / "b", None, None, checkpoint=False, seed=1)
+    out = tmp_path / "report"
+    write_report([first, second], out)
+    assert (out / "figures" / "runs_miou.png").exists()
+    text = write_report([first], out).read_text()
+    assert not (out / "figures" / "runs_miou.png").exists()
+    assert _referenced(text) == _outputs(out)
+
+
+def test_figures_command_writes_the_report(tmp_path, data_root, capsys):
+    run_dir = make_fake_run(tmp_path / "run", data_root, checkpoint=False)
+    out = tmp_path / "report"
+    assert main(["figures", str(run_dir), "--out", str(out), "--no-progress"]) == 0
+    assert (out / "report.md").is_file() and (out / "figures" / "fig1_loss.png").is_file()
+    assert str(out / "report.md") in capsys.readouterr().out
+
+
+def test_figures_command_names_the_missing_log_csv(tmp_path, capsys):
+    (tmp_path / "not_a_run").mkdir()
+    assert main(["figures", str(tmp_path / "not_a_run"), "--out", str(tmp_path / "report")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(tmp_path / "not_a_run" / "log.csv") in err
+    assert "Traceback" not in err
+
+
+def test_figures_command_refuses_a_data_root_without_val_masks(tmp_path, capsys):
+    run_dir = make_fake_run(tmp_path / "run", None, None)
+    assert main(["figures", str(run_dir), "--out", str(tmp_path / "report"), "--data-root", str(tmp_path)]) == 1
+    assert str(tmp_path / "val" / "masks") in capsys.readouterr().err
+
+
+def test_read_run_names_the_log_when_its_header_is_not_trains(tmp_path):
+    run_dir = make_fake_run(tmp_path / "run", None, None, checkpoint=False)
+    (run_dir / "log.csv").write_text("step,value\n1,2\n")
+    with pytest.raises(ValueError, match=r"log\.csv: missing columns kind, iteration, loss, miou"):
+        read_run(run_dir)
