@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -170,7 +169,9 @@ def environment_table(config: dict[str, Any]) -> tuple[pd.DataFrame, str]:
     env = config.get("environment")
     source = "recorded by the run in config.json"
     if not env:
-        env, source = current_environment(), "this machine's (the run recorded none)"
+        from faceparse_lib.train import environment
+
+        env, source = environment(), "this machine's (the run recorded none)"
     rows = [
         ("GPU / device", env.get("device_name", "?")),
         ("CUDA", env.get("cuda") or "-"),
@@ -179,22 +180,6 @@ def environment_table(config: dict[str, Any]) -> tuple[pd.DataFrame, str]:
         ("platform", env.get("platform", "?")),
     ]
     return pd.DataFrame(rows, columns=["specification", "value"]), source
-
-
-def current_environment() -> dict[str, str]:
-    """Python, torch, CUDA and device of this machine (the keys train records)."""
-    import os
-
-    import torch
-
-    cuda = torch.cuda.is_available()
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cuda": (torch.version.cuda or "-") if cuda else "-",
-        "device_name": torch.cuda.get_device_name(0) if cuda else f"CPU ({os.cpu_count()} cores)",
-        "platform": platform.platform(),
-    }
 
 
 # --- comparison of runs ---
