@@ -1,47 +1,92 @@
-"""`python -m faceparse_lib COMMAND`: one sub-command per module in `faceparse_lib.commands`."""
+"""`python -m faceparse_lib COMMAND`: one sub-command per module in `faceparse_lib.commands`, imported only when used."""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import logging
-import pkgutil
 import sys
+import traceback
+from types import ModuleType
 
-import faceparse_lib.commands as _commands_pkg
+# Command name -> module, in the order a student meets them. Adding a command is one line here. A module has a
+# docstring (its help line, read without importing it), `add_arguments(parser)` and `run(args) -> int`.
+COMMANDS: dict[str, str] = {
+    "synth": "faceparse_lib.commands.synth",
+    "prepare": "faceparse_lib.commands.prepare",
+    "check": "faceparse_lib.commands.check",
+    "weights": "faceparse_lib.commands.weights",
+    "models": "faceparse_lib.commands.models",
+    "train": "faceparse_lib.commands.train",
+    "evaluate": "faceparse_lib.commands.evaluate",
+    "predict": "faceparse_lib.commands.predict",
+    "figures": "faceparse_lib.commands.figures",
+    "notebooks": "faceparse_lib.commands.notebooks",
+    "demo": "faceparse_lib.commands.demo",
+    "bench": "faceparse_lib.commands.bench",
+}
 
-# Commands in the order a student meets them; any other module in commands/ is listed after these.
-ORDER = ("synth", "prepare", "check", "weights", "train", "evaluate", "predict", "figures", "demo", "bench")
+# Bad input, said plainly: DatasetError and CheckpointError are ValueErrors; OSError covers missing or unwritable
+# paths. The message goes to stderr with exit code 1; --verbose adds the traceback.
+USER_ERRORS = (ValueError, OSError)
 
 
 def command_names() -> list[str]:
-    """Names of the available sub-commands, in workflow order."""
-    found = {m.name for m in pkgutil.iter_modules(_commands_pkg.__path__) if not m.name.startswith("_")}
-    return [n for n in ORDER if n in found] + sorted(found - set(ORDER))
+    """Names of the sub-commands, in workflow order."""
+    return list(COMMANDS)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every sub-command attached."""
+def help_line(name: str) -> str:
+    """The first line of a command module's docstring, read from its source without importing it."""
+    spec = importlib.util.find_spec(COMMANDS[name])
+    with open(spec.origin, encoding="utf-8") as source:
+        doc = ast.get_docstring(ast.parse(source.read())) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def load_command(name: str) -> ModuleType:
+    """Import the module of command `name`."""
+    return importlib.import_module(COMMANDS[name])
+
+
+def _chosen(argv: list[str]) -> str | None:
+    """The command named in `argv`: the first word that is one (the global options take no values)."""
+    return next((word for word in argv if word in COMMANDS), None)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every command listed with its help line, only the one named in `argv` (if any) filled in."""
     parser = argparse.ArgumentParser(
         prog="python -m faceparse_lib",
-        description="Face parsing on CelebAMask-HQ: data, weights, metrics, models and benchmarks.",
+        description="Face parsing on CelebAMask-HQ: data, class weights, models, training, evaluation and report.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details (and tracebacks of errors)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in command_names():
-        module = importlib.import_module(f"{_commands_pkg.__name__}.{name}")
-        doc = (module.__doc__ or "").strip().splitlines()[0]
+    chosen = _chosen(argv or [])
+    for name in COMMANDS:
+        doc = help_line(name)
         command = sub.add_parser(name, help=doc, description=doc)
-        module.add_arguments(command)
-        command.set_defaults(_run=module.run)
+        if name == chosen:
+            module = load_command(name)
+            module.add_arguments(command)
+            command.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse `argv`, run the chosen command and return its exit code."""
-    args = build_parser().parse_args(argv)
+    """Parse `argv`, run the chosen command and return its exit code; bad input is one line on stderr and 1."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    return int(args._run(args) or 0)
+    try:
+        return int(args._run(args) or 0)
+    except USER_ERRORS as err:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

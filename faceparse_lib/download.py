@@ -21,6 +21,10 @@ OFFICIAL_PAGE = "https://github.com/switchablenorms/CelebAMask-HQ"
 COLAB_DRIVE = Path("/content/drive/MyDrive")
 
 
+class DownloadError(DatasetError, RuntimeError):
+    """The download could not be fetched; the message says how to get the file by hand."""
+
+
 def find_zip(places: Iterable[str | Path], name: str = OFFICIAL_ZIP, depth: int = 2) -> Path | None:
     """The first zip called `name` among `places` (zip files, or folders searched `depth` levels down)."""
     for place in map(Path, places):
@@ -101,17 +105,17 @@ def download_official_zip(dest_dir: str | Path, quiet: bool = False) -> Path:
     try:
         import gdown
     except ImportError:
-        raise RuntimeError(f"downloading from Google Drive needs the gdown package (Colab has it; `pip install gdown`), or {manual}") from None
+        raise DownloadError(f"downloading from Google Drive needs the gdown package (Colab has it; `pip install gdown`), or {manual}") from None
     dest_dir.mkdir(parents=True, exist_ok=True)
     partial = dest_dir / f".{OFFICIAL_ZIP}.part"
     try:
         result = gdown.download(f"https://drive.google.com/uc?id={OFFICIAL_DRIVE_ID}", str(partial), quiet=quiet)
     except Exception as err:  # gdown raises its own types, which differ between versions
         partial.unlink(missing_ok=True)
-        raise RuntimeError(f"the Google Drive download failed ({err}); this file often hits its daily quota: {manual}") from err
+        raise DownloadError(f"the Google Drive download failed ({err}); this file often hits its daily quota: {manual}") from err
     if result is None or not partial.is_file():
         partial.unlink(missing_ok=True)
-        raise RuntimeError(f"the Google Drive download failed; this file often hits its daily quota: {manual}")
+        raise DownloadError(f"the Google Drive download failed; this file often hits its daily quota: {manual}")
     os.replace(partial, target)
     return target
 

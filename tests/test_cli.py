@@ -1,4 +1,8 @@
+"""The CLI: every command registered and documented, help without heavy imports, one way to fail on bad input."""
+
+import importlib.util
 import json
+import pkgutil
 import subprocess
 import sys
 
@@ -6,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faceparse_lib.cli import build_parser, command_names, main
+import faceparse_lib.commands
+from faceparse_lib.cli import COMMANDS, build_parser, command_names, main
 
 
 def test_every_sub_command_has_help(capsys):
@@ -40,9 +45,10 @@ def test_check_exits_non_zero_and_names_each_bad_file(tmp_path, capsys):
     (tmp_path / "val" / "masks" / "00003.png").unlink()
     capsys.readouterr()
     assert main(["check", str(tmp_path), "--no-progress"]) == 1
-    out = capsys.readouterr().out
-    assert "2 problem(s)" in out
-    assert "00001.png: label 77 outside 0..18 and 255" in out and "00003.jpg: no mask" in out
+    captured = capsys.readouterr()
+    assert "2 problem(s)" in captured.out
+    assert "00001.png: label 77 outside 0..18 and 255" in captured.out and "00003.jpg: no mask" in captured.out
+    assert captured.err.startswith("error: ") and "(and 1 more)" in captured.err
 
 
 def test_python_dash_m_entry_point_runs():
@@ -58,3 +64,68 @@ def test_demo_writes_and_checks_a_synthetic_set(tmp_path, capsys):
     assert len(list((tmp_path / "data" / "train" / "masks").glob("*.png"))) == 4
     record = json.loads((tmp_path / "weights.json").read_text())
     assert record["method"] == "log2" and record["n_images"] == 4 and len(record["weights"]) == 19
+
+
+def test_every_command_module_is_registered_in_workflow_order():
+    modules = {m.name for m in pkgutil.iter_modules(faceparse_lib.commands.__path__) if not m.name.startswith("_")}
+    assert set(COMMANDS) == modules
+    assert all(importlib.util.find_spec(path) is not None for path in COMMANDS.values())
+    names = command_names()
+    assert names.index("synth") < names.index("check") < names.index("weights") < names.index("train") < names.index("evaluate")
+
+
+def _modules_loaded_by(argv):
+    """Run the CLI on `argv` in a fresh interpreter; return the faceparse_lib.commands.* and heavy modules it imported."""
+    code = (
+        "import sys\nfrom faceparse_lib.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = ('torch', 'pandas', 'timm', 'segmentation_models_pytorch', 'matplotlib')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('faceparse_lib.commands.') or m in heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_help_imports_no_command_and_nothing_heavy():
+    assert _modules_loaded_by(["--help"]) == "[]"
+
+
+def test_command_help_imports_only_that_command():
+    assert _modules_loaded_by(["check", "--help"]) == "['faceparse_lib.commands.check']"
+
+
+# One bad input per command, and a fragment of the message it must give.
+BAD_INPUTS = {
+    "synth": (lambda t: ["synth", str(t / "out"), "--size", "0"], "size"),
+    "prepare": (lambda t: ["prepare", str(t / "missing"), str(t / "out"), "--no-progress"], "no CelebAMask-HQ.zip"),
+    "check": (lambda t: ["check", str(t / "missing"), "--no-progress"], "missing: folder not found"),
+    "weights": (lambda t: ["weights", str(t / "missing"), "--no-progress"], "missing: folder not found"),
+    "models": (lambda t: ["models", "no_such_model"], "no_such_model"),
+    "train": (lambda t: ["train", "--data-root", str(t / "missing"), "--run-dir", str(t / "run")], "missing"),
+    "evaluate": (lambda t: ["evaluate", str(t / "missing"), str(t / "missing")], "missing"),
+    "predict": (lambda t: ["predict", str(t / "missing"), str(t / "missing"), str(t / "out")], "missing"),
+    "figures": (lambda t: ["figures", str(t / "missing")], "missing"),
+    "notebooks": (lambda t: ["notebooks", "check", "no_such_notebook"], "no_such_notebook"),
+    "demo": (lambda t: ["demo", "--out", str(t / "a_file" / "demo")], "a_file"),
+    "bench": (lambda t: ["bench", "no_such_suite"], "no_such_suite"),
+}
+
+
+def test_every_command_has_a_bad_input_case():
+    assert set(BAD_INPUTS) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", list(BAD_INPUTS))
+def test_bad_input_is_one_error_line_on_stderr_and_exit_1(name, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("not a folder")
+    make_argv, fragment = BAD_INPUTS[name]
+    assert main(make_argv(tmp_path)) == 1
+    err = capsys.readouterr().err
+    assert "error: " in err and fragment in err and "Traceback" not in err
+
+
+def test_bad_input_in_a_real_process_shows_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "faceparse_lib", "check", str(tmp_path / "missing")],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr

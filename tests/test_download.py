@@ -158,4 +158,5 @@ def test_prepare_command_on_a_zip(official_zip, tmp_path, capsys):
 def test_prepare_command_reports_errors_without_a_traceback(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["prepare", str(tmp_path / "empty"), str(tmp_path / "out"), "--no-progress"]) == 1
-    assert "error:" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert "error:" in err and "Traceback" not in err

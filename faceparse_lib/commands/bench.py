@@ -20,6 +20,9 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print("\n".join(available_suites()))
         return 0
+    unknown = [name for name in args.suites if name not in available_suites()]
+    if unknown:
+        raise ValueError(f"unknown benchmark suite {', '.join(unknown)}; choose from {', '.join(available_suites())}")
     rows = []
     for name in args.suites or available_suites():
         print(f"# suite: {name}", flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from faceparse_lib.data import SPLITS, check_dataset
+from faceparse_lib.layout import SPLITS, DatasetError, first_problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from faceparse_lib.check import check_dataset
+
     report = check_dataset(args.root, tuple(args.split) if args.split else None, progress=not args.no_progress)
     print(report.format())
-    return 0 if report.ok else 1
+    if not report.ok:
+        raise DatasetError(first_problem(report.problems))
+    return 0

@@ -7,16 +7,7 @@ import json
 import time
 from pathlib import Path
 
-import pandas as pd
-import torch
-
-from faceparse_lib.data import FaceParsingDataset, check_dataset
-from faceparse_lib.losses import SegmentationLoss
-from faceparse_lib.metrics import ConfusionMatrix
-from faceparse_lib.model import DEMO_MODEL, PARAMETER_BUDGET, SEED_MODEL, build_model, check_parameter_budget, model_summary
-from faceparse_lib.synthetic import make_synthetic_dataset
-from faceparse_lib.weights import class_weights, count_pixels, reference_counts, weights_record
-
+from faceparse_lib.layout import DatasetError, first_problem, masks_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +24,17 @@ def _step(title: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+    import torch
+
+    from faceparse_lib.check import check_dataset
+    from faceparse_lib.data import FaceParsingDataset
+    from faceparse_lib.losses import SegmentationLoss
+    from faceparse_lib.metrics import ConfusionMatrix
+    from faceparse_lib.model import DEMO_MODEL, PARAMETER_BUDGET, SEED_MODEL, build_model, check_parameter_budget, model_summary
+    from faceparse_lib.synthetic import make_synthetic_dataset
+    from faceparse_lib.weights import class_weights, count_pixels, reference_counts, weights_record
+
     data = args.out / "data"
     start = _step(f"1. synthetic faces -> {data}")
     make_synthetic_dataset(data, args.train, args.val, size=args.size, seed=args.seed)
@@ -42,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
     report = check_dataset(data)
     print(report.format())
     if not report.ok:
-        return 1
+        raise DatasetError(first_problem(report.problems))
 
     _step("3. class statistics and log2 class weights (the report's rule), beside the report's own")
-    counts = count_pixels(FaceParsingDataset(data, "train"))
+    counts = count_pixels(masks_dir(data, "train"))
     weights = class_weights(counts, "log2")
     reference = reference_counts()
     table = pd.DataFrame(

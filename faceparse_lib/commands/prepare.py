@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from faceparse_lib.celebamask import DEFAULT_SIZE, OFFICIAL_COUNTS, prepare_celebamask
-from faceparse_lib.data import SPLITS
-from faceparse_lib.download import default_work_dir, locate
+from faceparse_lib.celebamask import OFFICIAL_COUNTS
+from faceparse_lib.layout import IMAGE_SIZE, SPLITS
+from faceparse_lib.parallel import WORKERS_HELP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("raw", type=Path, metavar="RAW",
                         help="the unpacked CelebAMask-HQ folder, CelebAMask-HQ.zip, or a folder holding the zip")
     parser.add_argument("out", type=Path, metavar="OUT", help="output folder (course layout: train/ val/ test/)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="worker processes (default: all CPU cores; 0 = in this process)")
-    parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help=f"output side in pixels (default {DEFAULT_SIZE})")
+    parser.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
+    parser.add_argument("--size", type=int, default=IMAGE_SIZE, help=f"output side in pixels (default {IMAGE_SIZE})")
     for split in SPLITS:
         parser.add_argument(f"--subset-{split}", type=int, default=None, metavar="N",
                             help=f"a fixed random N of the {OFFICIAL_COUNTS[split]:,} {split} images")
@@ -31,19 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    progress = not args.no_progress
-    work_dir = args.work_dir if args.work_dir is not None else default_work_dir(args.out)
-    try:
-        kind, root = locate(args.raw, work_dir, download=args.download, password=args.password, progress=progress)
-        if kind == "course":
-            print(f"{root} is already in the course layout; nothing to prepare")
-            return 0
-        summary = prepare_celebamask(
-            root, args.out, workers=args.workers, size=args.size, splits=args.splits, seed=args.seed,
-            subset={split: getattr(args, f"subset_{split}") for split in SPLITS}, progress=progress,
-        )
-    except (ValueError, RuntimeError) as err:  # DatasetError is a ValueError
-        print(f"error: {err}")
-        return 1
-    print(summary.format())
+    from faceparse_lib.download import prepare_from_source
+
+    root, summary = prepare_from_source(
+        args.raw, args.out, work_dir=args.work_dir, download=args.download, password=args.password,
+        progress=not args.no_progress, workers=args.workers, size=args.size, splits=args.splits, seed=args.seed,
+        subset={split: getattr(args, f"subset_{split}") for split in SPLITS},
+    )
+    print(summary.format() if summary is not None else f"{root} is already in the course layout; nothing to prepare")
     return 0

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from faceparse_lib.synthetic import make_synthetic_dataset
+from faceparse_lib.parallel import WORKERS_HELP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,10 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test", type=int, default=0, help="test images, written without masks (default 0)")
     parser.add_argument("--size", type=int, default=512, help="image side in pixels (default 512)")
     parser.add_argument("--seed", type=int, default=0, help="the same seed writes the same set (default 0)")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
+    from faceparse_lib.synthetic import make_synthetic_dataset
+
     start = time.perf_counter()
     root = make_synthetic_dataset(
         args.out, args.train, args.val, size=args.size, seed=args.seed, n_test=args.test, workers=args.workers

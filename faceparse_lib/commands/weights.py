@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from faceparse_lib.data import SPLITS, DatasetError, FaceParsingDataset
+from faceparse_lib.layout import SPLITS, list_pairs, masks_dir
+from faceparse_lib.parallel import WORKERS_HELP
 from faceparse_lib.weights import MISSING_POLICIES, WEIGHT_METHODS, class_weights, count_pixels, weights_record
 
 COLUMN_FORMATS = {"share": "{:.4%}".format, "image_share": "{:.1%}".format, "weight": "{:.4f}".format}
@@ -26,19 +26,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--missing", default="max", choices=MISSING_POLICIES, help="weight of a class with no pixels (default: max)"
     )
     parser.add_argument("--out", type=Path, metavar="FILE", help="write counts, images per class and weights as JSON")
-    parser.add_argument("--workers", type=int, help="worker processes (default: CPUs available, at most 8)")
+    parser.add_argument("--workers", type=int, help=WORKERS_HELP)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    is_course_layout = (args.root / args.split / "masks").is_dir()
-    try:
-        source = FaceParsingDataset(args.root, args.split) if is_course_layout else args.root
-        counts = count_pixels(source, workers=args.workers, progress=not args.no_progress)
-        weights = class_weights(counts, args.method, missing=args.missing)
-    except (DatasetError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    is_course_layout = masks_dir(args.root, args.split).is_dir()
+    # A split counts the masks it would train on (every image paired); a plain folder counts every mask in it.
+    source = [mask for _, mask in list_pairs(args.root, args.split)] if is_course_layout else args.root
+    counts = count_pixels(source, workers=args.workers, progress=not args.no_progress)
+    weights = class_weights(counts, args.method, missing=args.missing)
     table = counts.to_frame()
     table["weight"] = weights.numpy()
     where = f"{args.root} ({args.split})" if is_course_layout else str(args.root)
@@ -51,4 +48,3 @@ def run(args: argparse.Namespace) -> int:
         args.out.write_text(json.dumps(record, indent=2))
         print(f"wrote {args.out}")
     return 0
-
