@@ -26,9 +26,12 @@ def test_dataset_returns_float_chw_image_and_int64_mask(good_root):
 
 
 def test_dataset_applies_a_joint_transform(good_root):
-    ds = FaceParsingDataset(good_root, "train", transform=lambda im, m: (im.flip(-1), m.flip(-1)))
-    _, mask = ds[0]
-    assert mask[0, 0] == 0 and mask[0, -1] == 1
+    from faceparse_lib.transforms import hflip
+
+    # Sample 3 holds l_eye (4) on its left half; the kit's flip mirrors it AND swaps it to r_eye (5).
+    ds = FaceParsingDataset(good_root, "train", transform=hflip)
+    _, mask = ds[3]
+    assert mask[0, 0] == 0 and mask[0, -1] == 5
 
 
 def test_dataset_works_with_a_dataloader_with_workers(good_root):
