@@ -102,7 +102,7 @@ class TrainConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # The seed report's mmsegmentation schedule on one GPU (DESIGN.md): 40k iterations of SGD 0.01, momentum 0.9,
+    # The seed report's mmsegmentation schedule on one GPU: 40k iterations of SGD 0.01, momentum 0.9,
     # weight decay 5e-4, poly 0.9 down to 1e-4, aux 0.4, validation every 4k, the full augmentation. Batch 4 is
     # what mmseg's 4xb4 config gives a single GPU. Checkpoints every 1k so a Colab disconnect costs little.
     "report": dict(

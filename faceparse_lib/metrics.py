@@ -9,13 +9,14 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
-from faceparse_lib.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
+from faceparse_lib.classes import IGNORE_INDEX, NUM_CLASSES
+from faceparse_lib.classes import class_names as class_names_for
 
 
 class ConfusionMatrix:
     """Pixel confusion matrix summed over a whole set; rows are the true class, columns the predicted class.
 
-    Scores follow DESIGN.md. With I = diagonal, L = row sums (true pixels), P = column sums (predicted pixels):
+    Scores as mmsegmentation computes mIoU and face-parsing papers mean F1. With I = diagonal, L = row sums (true pixels), P = column sums (predicted pixels):
     IoU = I / (P + L - I), F1 = 2I / (P + L), precision = I / P, recall = I / L. A class absent from both
     truth and prediction has no score (NaN) and is left out of every mean, as in mmsegmentation; a class
     predicted but never true scores 0. Pixels whose target is `ignore_index` are dropped, whatever was predicted.
@@ -29,7 +30,7 @@ class ConfusionMatrix:
         device: torch.device | str = "cpu",
     ) -> None:
         if class_names is None:
-            class_names = CLASSES if num_classes == NUM_CLASSES else tuple(str(c) for c in range(num_classes))
+            class_names = class_names_for(num_classes)
         if num_classes < 1 or (ignore_index is not None and ignore_index < 0):
             raise ValueError(
                 f"expected num_classes >= 1 and a non-negative ignore_index or None, got {num_classes}, {ignore_index}"

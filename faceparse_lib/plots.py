@@ -162,7 +162,7 @@ def class_scores_chart(
 ) -> Figure:
     """Per-class IoU (and F1 beside it) as palette-coloured bars, with the mean IoU and mean F1 marked.
 
-    The means are as DESIGN.md defines them: mIoU over the classes that have a score, mean F1 without background.
+    mIoU is the mean over the classes that have a score (mmsegmentation); mean F1 leaves background out (the papers').
     """
     iou = np.asarray(iou, dtype=np.float64)
     panels = [("IoU", iou, _nanmean(iou), "mIoU")]

@@ -139,4 +139,4 @@ def test_models_command_lists_and_refuses_over_budget(capsys):
     count = count_parameters(build_model(DEMO_MODEL))
     assert main(["models", DEMO_MODEL, "--max-params", str(count - 1)]) == 1
     assert f"{count:,} parameters, over the budget of {count - 1:,}" in capsys.readouterr().err
-    assert main(["models", "no_such_model"]) == 2
+    assert main(["models", "no_such_model"]) == 1

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from faceparse_lib.data import SPLITS
+from faceparse_lib.layout import SPLITS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

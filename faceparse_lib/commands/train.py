@@ -51,19 +51,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         optional = type(None) in args
         base = next((a for a in args if a is not type(None)), hint)
         if typing.get_origin(hint) is tuple or typing.get_origin(base) is tuple:
-            group.add_argument(flag, dest=item.name, type=float, nargs=2, metavar=("LOW", "HIGH"), default=None)
+            group.add_argument(flag, dest=item.name, type=float, nargs=2, metavar=("LOW", "HIGH"), default=argparse.SUPPRESS)
         elif base is bool:
-            group.add_argument(flag, dest=item.name, type=_parse_bool, metavar="BOOL", default=None)
+            group.add_argument(flag, dest=item.name, type=_parse_bool, metavar="BOOL", default=argparse.SUPPRESS)
         else:
-            group.add_argument(flag, dest=item.name, type=_optional(base) if optional else base, default=None,
-                               metavar=item.name.upper())
+            group.add_argument(flag, dest=item.name, type=_optional(base) if optional else base,
+                               default=argparse.SUPPRESS, metavar=item.name.upper())
 
 
 def config_from_args(args: argparse.Namespace):
     """The TrainConfig the command line asks for: --config, else the run dir's own config, else the preset; then flags."""
     from faceparse_lib.config import TrainConfig
 
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
+    # Flags default to SUPPRESS, so only the ones given appear, and `--class-weights none` can set None.
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     run_dir = overrides.get("run_dir")
     saved = Path(run_dir) / "config.json" if run_dir else None
     if args.config is not None:
