@@ -11,7 +11,7 @@ import platform
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -153,7 +153,6 @@ class _RunState:
     seconds: float = 0.0  # training wall time of earlier sessions
     best_miou: float = -1.0
     best_iteration: int | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def train(cfg: TrainConfig, callback: Callable[[dict[str, Any]], None] | None = None) -> Path:
@@ -216,7 +215,6 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
 
     def emit(row: dict[str, Any]) -> None:
         csv_log.write(row)
-        state.history.append(row)
         if callback is not None and env.is_main:
             try:
                 callback(row)
@@ -271,7 +269,7 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
                     running.clear()
                     bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}")
                     emit(row)
-                estimate_from = _estimate_line(bar, cfg, state, estimate_from, session_start, env)
+                estimate_from = _estimate_line(bar, cfg, state, estimate_from, env)
                 if t % cfg.eval_interval == 0 or t == cfg.iterations:
                     distributed.broadcast_buffers(model, env)
                     row = validate(net if not env.enabled else model, val_data, loss_fn, cfg, env)
@@ -307,7 +305,7 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
 
 
 def _estimate_line(bar: Any, cfg: TrainConfig, state: _RunState, start: tuple[int, float] | None,
-                   session_start: float, env: distributed.Distributed) -> tuple[int, float] | None:
+                   env: distributed.Distributed) -> tuple[int, float] | None:
     """After a short warm-up, say once how long the whole run will take at the speed measured since."""
     now = time.perf_counter()
     if start is None:

@@ -220,3 +220,21 @@ def test_two_cpu_processes_hold_the_same_weights_and_report_the_single_process_m
                      SegmentationLoss(), cfg, distributed.Distributed())
     assert alone["miou"] == pytest.approx(ranks[0]["row"]["miou"], abs=1e-12)
     assert final_weights(tmp_path / "run").keys() == ranks[0]["weights"].keys()
+
+
+def parse_train_flags(argv):
+    import argparse
+
+    from faceparse_lib.commands import train as command
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    return command.config_from_args(parser.parse_args(argv))
+
+
+def test_train_command_flags_override_the_preset_and_none_means_none(tmp_path):
+    cfg = parse_train_flags(["--preset", "report", "--class-weights", "none", "--lr", "0.02",
+                             "--run-dir", str(tmp_path / "run"), "--ratio-range", "0.75", "1.5"])
+    assert cfg.class_weights is None and cfg.lr == 0.02 and cfg.ratio_range == (0.75, 1.5)
+    assert cfg.iterations == 40_000  # untouched fields keep the preset's value
+    assert parse_train_flags(["--run-dir", str(tmp_path / "other")]).class_weights == "log2"
