@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 CLASSES: tuple[str, ...] = (
     "background", "skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear",
@@ -61,3 +66,55 @@ def colorize(mask: np.ndarray) -> np.ndarray:
     lut[:NUM_CLASSES] = PALETTE
     lut[IGNORE_INDEX] = IGNORE_COLOR
     return lut[mask.astype(np.intp)]
+
+
+# Class orders by name: the kit's (official CelebAMask-HQ) and the one of the most-used public BiSeNet code
+# (zllrunning/face-parsing.pytorch) and its derivatives, for masks that come from or go to those tools.
+LABEL_ORDERS: dict[str, tuple[str, ...]] = {
+    "celebamask": CLASSES,
+    "face-parsing.pytorch": (
+        "background", "skin", "l_brow", "r_brow", "l_eye", "r_eye", "eye_g", "l_ear", "r_ear", "ear_r",
+        "nose", "mouth", "u_lip", "l_lip", "neck", "neck_l", "cloth", "hair", "hat",
+    ),
+}
+
+
+def label_order(name: str) -> tuple[str, ...]:
+    """The class names of the label order `name`, or ValueError listing the known orders."""
+    try:
+        return LABEL_ORDERS[name]
+    except KeyError:
+        raise ValueError(f"unknown label order {name!r}; expected one of {', '.join(LABEL_ORDERS)}") from None
+
+
+def remap_table(source: str, target: str) -> np.ndarray:
+    """Lookup table (256 uint8 entries) from labels of order `source` to order `target`; 255 stays 255."""
+    source_names, target_names = label_order(source), label_order(target)
+    table = np.arange(256, dtype=np.uint8)
+    for index, name in enumerate(source_names):
+        table[index] = target_names.index(name)
+    return table
+
+
+def remap_labels(mask: np.ndarray | torch.Tensor, source: str, target: str) -> np.ndarray | torch.Tensor:
+    """Renumber a mask (numpy array or torch tensor) from label order `source` to `target`; 255 stays 255."""
+    table = remap_table(source, target)
+    if hasattr(mask, "numpy") and not isinstance(mask, np.ndarray):  # a torch tensor, without importing torch here
+        import torch
+
+        values = mask.long()
+        bad = values[((values < 0) | (values >= NUM_CLASSES)) & (values != IGNORE_INDEX)]
+        if bad.numel():
+            raise ValueError(_bad_labels_message(np.unique(bad.cpu().numpy())))
+        return torch.as_tensor(table, device=mask.device)[values].to(mask.dtype)
+    mask = np.asarray(mask)
+    bad = mask[((mask < 0) | (mask >= NUM_CLASSES)) & (mask != IGNORE_INDEX)]
+    if bad.size:
+        raise ValueError(_bad_labels_message(np.unique(bad)))
+    return table[mask.astype(np.intp)].astype(mask.dtype, copy=False)
+
+
+def _bad_labels_message(bad: np.ndarray) -> str:
+    """"labels 19, 40 outside 0..18 and 255", shortened after eight values."""
+    shown = ", ".join(str(int(v)) for v in bad[:8]) + (" ..." if bad.size > 8 else "")
+    return f"labels {shown} outside 0..{NUM_CLASSES - 1} and {IGNORE_INDEX}; cannot remap"

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "train": "faceparse_lib.commands.train",
     "evaluate": "faceparse_lib.commands.evaluate",
     "predict": "faceparse_lib.commands.predict",
+    "convert-labels": "faceparse_lib.commands.convert_labels",
     "figures": "faceparse_lib.commands.figures",
     "notebooks": "faceparse_lib.commands.notebooks",
     "demo": "faceparse_lib.commands.demo",

@@ -22,7 +22,7 @@ from torch import nn
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from faceparse_lib.classes import FLIP_PAIRS, IGNORE_COLOR, IGNORE_INDEX, NUM_CLASSES, PALETTE
+from faceparse_lib.classes import FLIP_PAIRS, IGNORE_COLOR, IGNORE_INDEX, NUM_CLASSES, PALETTE, remap_table
 from faceparse_lib.data import IMAGE_SUFFIXES, DatasetError, read_image
 from faceparse_lib.metrics import ConfusionMatrix
 from faceparse_lib.ops import resize
@@ -329,12 +329,15 @@ def predict_folder(
     workers: int = 0,
     progress: bool = False,
     device: str | torch.device | None = None,
+    label_order: str = "celebamask",
 ) -> PredictSummary:
     """One palette PNG of class indices per image of `in_dir`, same stem, at the image's own size, in `out_dir`.
 
     Optional colour overlays go to `overlay_dir`. An unreadable image is logged and listed in the summary's
-    `failed`; the others are still predicted.
+    `failed`; the others are still predicted. Masks are numbered in `label_order` (a `classes.LABEL_ORDERS` name;
+    overlays keep the kit's colours).
     """
+    to_order = remap_table("celebamask", label_order)  # refuses an unknown order before any work
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     overlay_dir = Path(overlay_dir) if overlay_dir is not None else None
     for other, name in ((out_dir, "output"), (overlay_dir, "overlay")):
@@ -363,7 +366,7 @@ def predict_folder(
                 probs = predict_probs(model, images, images.shape[-2:], tta, scales, input_size)
                 masks = probs.argmax(dim=1).to(torch.uint8).cpu().numpy()
                 for (index, array), mask in zip(batch, masks):
-                    _write_outputs(paths[index], array, mask, out_dir, overlay_dir, summary)
+                    _write_outputs(paths[index], array, mask, out_dir, overlay_dir, summary, to_order)
             bar.update(len(indices))
     for path, reason in summary.failed:
         log.error("%s", reason)
@@ -384,9 +387,10 @@ def _same_shape_runs(items: list[tuple[int, np.ndarray]]) -> Iterator[list[tuple
 
 
 def _write_outputs(source: Path, image: np.ndarray, mask: np.ndarray, out_dir: Path, overlay_dir: Path | None,
-                   summary: PredictSummary) -> None:
-    """Write one image's mask (and overlay) and record them in the summary."""
-    summary.masks.append(write_mask(mask, out_dir / f"{source.stem}.png"))
+                   summary: PredictSummary, to_order: np.ndarray | None = None) -> None:
+    """Write one image's mask (renumbered by the `to_order` lookup table, if any) and overlay; record them."""
+    written = mask if to_order is None else to_order[mask]
+    summary.masks.append(write_mask(written, out_dir / f"{source.stem}.png"))
     if overlay_dir is not None:
         from faceparse_lib.plots import overlay
 

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from faceparse_lib.classes import LABEL_ORDERS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CKPT", help="a run dir (its best.pt, else last.pt) or a .pt file")
@@ -18,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run the model at PX×PX (default: the size it was trained at; 0 = each image's own size)")
     parser.add_argument("--overlays", type=Path, default=None, metavar="DIR", help="also write colour overlays here")
     parser.add_argument("--zip", type=Path, default=None, metavar="FILE", help="pack the masks (flat STEM.png) into this zip")
+    parser.add_argument("--label-order", choices=tuple(LABEL_ORDERS), default="celebamask",
+                        help="class numbering of the written masks (default: celebamask, the kit's; "
+                             "face-parsing.pytorch for tools built on that code)")
     parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass (default: 4)")
     parser.add_argument("--workers", type=int, default=2, help="image-decoding worker processes (default: 2)")
     parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
@@ -34,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         model.input_size = args.input_size or None
     summary = predict_folder(model, args.in_dir, args.out_dir, tta=args.tta, scales=args.scales,
                              overlay_dir=args.overlays, batch_size=args.batch_size, workers=args.workers,
-                             progress=not args.no_progress)
+                             progress=not args.no_progress, label_order=args.label_order)
     print(f"wrote {len(summary.masks)} masks to {args.out_dir}"
           + (f" and {len(summary.overlays)} overlays to {args.overlays}" if args.overlays else ""))
     if args.zip is not None:
