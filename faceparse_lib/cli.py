@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "notebooks": "faceparse_lib.commands.notebooks",
     "demo": "faceparse_lib.commands.demo",
     "bench": "faceparse_lib.commands.bench",
+    "export": "faceparse_lib.commands.export",
 }
 
 # Bad input, said plainly: DatasetError and CheckpointError are ValueErrors; OSError covers missing or unwritable

@@ -109,6 +109,7 @@ BAD_INPUTS = {
     "notebooks": (lambda t: ["notebooks", "check", "no_such_notebook"], "no_such_notebook"),
     "demo": (lambda t: ["demo", "--out", str(t / "a_file" / "demo")], "a_file"),
     "bench": (lambda t: ["bench", "no_such_suite"], "no_such_suite"),
+    "export": (lambda t: ["export", str(t / "missing"), str(t / "out.onnx")], "missing"),
 }
 
 
