@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 from pathlib import Path
@@ -96,3 +97,39 @@ def export_onnx(model: nn.Module, path: str | Path, input_size: int | None = Non
     onnx.save(proto, str(path))
     log.info("exported %s (%d classes) to %s", type(model).__name__, num_classes, path)
     return path
+
+
+class OnnxSegmenter(nn.Module):
+    """An exported file run by onnxruntime behind the kit's model interface ({"out": logits}, `input_size`)."""
+
+    def __init__(self, path: str | Path, providers: list[str] | None = None):
+        super().__init__()
+        import onnxruntime as ort
+
+        meta = read_onnx_metadata(path)
+        self.path = Path(path)
+        self.session = ort.InferenceSession(str(path), providers=providers or ["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.input_size = meta["input_size"]
+        self.train_config = {"model": meta["model_name"], "num_classes": len(meta["class_names"]),
+                             "input_size": meta["input_size"], "onnx": str(path)}
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{"out": logits N×C×H×W} from onnxruntime, on the images' device."""
+        array = images.detach().to("cpu", torch.float32).contiguous().numpy()
+        (logits,) = self.session.run(None, {self.input_name: array})
+        return {"out": torch.from_numpy(logits).to(images.device)}
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """A kit checkpoint or run dir (via load_checkpoint), or an exported .onnx file (run by onnxruntime on the CPU)."""
+    from faceparse_lib.checkpoint import load_checkpoint
+
+    path = Path(path)
+    if path.suffix.lower() != ".onnx":
+        return load_checkpoint(path, device=device)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found; expected an ONNX file written by `faceparse_lib export`")
+    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
+        raise ValueError(f"{path}: running an ONNX file needs onnx and onnxruntime (pip install faceparse-lib[export])")
+    return OnnxSegmenter(path)

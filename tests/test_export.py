@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 pytest.importorskip("onnx", reason="export needs the optional extra: pip install faceparse-lib[export]")
 pytest.importorskip("onnxscript", reason="export needs the optional extra: pip install faceparse-lib[export]")
@@ -78,7 +79,38 @@ def test_export_command_writes_an_onnx_file_from_a_run_dir(tmp_path, capsys):
     config = json.loads((run_dir / "config.json").read_text())
     assert meta["model_name"] == config["model"] and meta["input_size"] == config["input_size"]
 
+    # predict takes the .onnx file where it takes the run dir, and writes the same masks.
+    from faceparse_lib.synthetic import make_synthetic_dataset
+
+    make_synthetic_dataset(tmp_path / "data", n_train=1, n_val=2, size=64)
+    images = tmp_path / "data" / "val" / "images"
+    for source, masks in ((run_dir, "from_ckpt"), (out, "from_onnx")):
+        assert main(["predict", str(source), str(images), str(tmp_path / masks), "--device", "cpu",
+                     "--workers", "0", "--no-progress"]) == 0
+    written = sorted(p.name for p in (tmp_path / "from_ckpt").glob("*.png"))
+    assert written and written == sorted(p.name for p in (tmp_path / "from_onnx").glob("*.png"))
+    for name in written:
+        same = np.asarray(Image.open(tmp_path / "from_onnx" / name)) == np.asarray(Image.open(tmp_path / "from_ckpt" / name))
+        assert same.mean() >= 0.9999
+
 
 def test_export_command_refuses_a_missing_checkpoint(tmp_path, capsys):
     assert main(["export", str(tmp_path / "missing"), str(tmp_path / "out.onnx")]) == 1
     assert "missing" in capsys.readouterr().err and not (tmp_path / "out.onnx").exists()
+
+
+def test_onnx_file_is_scored_by_the_same_evaluate_code(demo_export, tmp_path):
+    from faceparse_lib.data import FaceParsingDataset
+    from faceparse_lib.evaluate import evaluate
+    from faceparse_lib.export import load_model
+    from faceparse_lib.synthetic import make_synthetic_dataset
+
+    model, path = demo_export
+    make_synthetic_dataset(tmp_path / "data", n_train=1, n_val=3, size=64)
+    dataset = FaceParsingDataset(tmp_path / "data", "val")
+    onnx_model = load_model(path)
+    assert onnx_model.input_size == model.input_size
+    expected = evaluate(model, dataset, tta="flip", batch_size=2, workers=0, progress=False)
+    scored = evaluate(onnx_model, dataset, tta="flip", batch_size=2, workers=0, progress=False)
+    np.testing.assert_allclose(scored.pixel_accuracy(), expected.pixel_accuracy(), atol=1e-4)
+    np.testing.assert_allclose(scored.iou(), expected.iou(), atol=1e-3)

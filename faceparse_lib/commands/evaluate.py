@@ -12,7 +12,7 @@ from faceparse_lib.layout import SPLITS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CKPT", help="a run dir (its best.pt, else last.pt) or a .pt file")
+    parser.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CKPT", help="a run dir (its best.pt, else last.pt), a .pt file or an exported .onnx file")
     parser.add_argument("data_root", type=Path, metavar="DATA_ROOT", help="dataset root in the course layout")
     parser.add_argument("--split", default="val", choices=SPLITS, help="split to score (default: val)")
     parser.add_argument("--tta", choices=("flip",), default=None, help="average with the mirrored image (left/right classes swapped back)")
@@ -45,12 +45,13 @@ def _number(value: float) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from faceparse_lib.checkpoint import load_checkpoint, resolve_checkpoint
+    from faceparse_lib.checkpoint import resolve_checkpoint
     from faceparse_lib.data import FaceParsingDataset
     from faceparse_lib.evaluate import evaluate
+    from faceparse_lib.export import load_model
 
     checkpoint = resolve_checkpoint(args.checkpoint)
-    model = load_checkpoint(checkpoint, device=args.device or default_device())
+    model = load_model(checkpoint, device=args.device or default_device())
     if args.input_size is not None:
         model.input_size = args.input_size or None
     dataset = FaceParsingDataset(args.data_root, args.split)

@@ -10,7 +10,7 @@ from faceparse_lib.classes import LABEL_ORDERS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CKPT", help="a run dir (its best.pt, else last.pt) or a .pt file")
+    parser.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CKPT", help="a run dir (its best.pt, else last.pt), a .pt file or an exported .onnx file")
     parser.add_argument("in_dir", type=Path, metavar="IN_DIR", help="folder of .jpg/.png face images")
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder for the masks (STEM.png)")
     parser.add_argument("--tta", choices=("flip",), default=None, help="average with the mirrored image (left/right classes swapped back)")
@@ -30,11 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from faceparse_lib.checkpoint import load_checkpoint
     from faceparse_lib.commands.evaluate import default_device
     from faceparse_lib.evaluate import predict_folder, zip_masks
+    from faceparse_lib.export import load_model
 
-    model = load_checkpoint(args.checkpoint, device=args.device or default_device())
+    model = load_model(args.checkpoint, device=args.device or default_device())
     if args.input_size is not None:
         model.input_size = args.input_size or None
     summary = predict_folder(model, args.in_dir, args.out_dir, tta=args.tta, scales=args.scales,
