@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from faceparse_lib.classes import CLASS_TITLES, CLASSES, NUM_CLASSES, PALETTE
+from faceparse_lib.classes import CLASS_TITLES, CLASSES, NUM_CLASSES, PALETTE, remap_labels
+from faceparse_lib.classes import label_order as label_order_classes
 from faceparse_lib.data import DatasetError, files_by_stem, read_mask
 from faceparse_lib.render import MODES, classes_present, image_miou, render, to_mask, to_uint8_image
 
@@ -97,7 +98,8 @@ class MaskViewer:
     """Image, ground truth and prediction side by side, as an overlay or as an error map, with class toggles.
 
     Predictions come from `model` (predicted lazily, one image at a time, and cached) or from `predictions_dir`
-    (PNG masks named like the images, as `predict_folder` writes them); with neither, the viewer shows the
+    (PNG masks named like the images, as `predict_folder` writes them; `label_order="face-parsing.pytorch"` reads
+    masks numbered in that order); with neither, the viewer shows the
     ground truth only. `order="worst"` sorts the images by their own mIoU, lowest first (this predicts every
     image once). Display it as the last expression of a cell or with `display(viewer)`.
     """
@@ -112,6 +114,7 @@ class MaskViewer:
         opacity: float = 0.5,
         tta: str | None = None,
         names: Sequence[str] | None = None,
+        label_order: str = "celebamask",
     ) -> None:
         if len(dataset) == 0:
             raise ValueError("the dataset is empty; nothing to view")
@@ -123,6 +126,8 @@ class MaskViewer:
             raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
         self.dataset, self.model, self.tta = dataset, model, tta
         self.names = _stems(dataset, names)
+        label_order_classes(label_order)  # refuses an unknown order before anything is read
+        self.label_order = label_order  # the numbering of the masks in predictions_dir, shown in the kit's order
         self.predictions_dir = Path(predictions_dir) if predictions_dir is not None else None
         self._prediction_files = files_by_stem(self.predictions_dir, (".png",)) if self.predictions_dir else {}
         self.has_predictions = model is not None or self.predictions_dir is not None
@@ -174,7 +179,7 @@ class MaskViewer:
         path = self._prediction_files.get(self.names[index])
         if path is None:
             return None
-        mask = read_mask(path)
+        mask = remap_labels(read_mask(path), self.label_order, "celebamask")
         if mask.shape != truth.shape:
             raise DatasetError(
                 f"{path}: predicted mask is {mask.shape[1]}×{mask.shape[0]} but image {self.names[index]} is "

@@ -240,3 +240,19 @@ def test_worst_order_without_predictions_is_refused(dataset):
         MaskViewer(dataset, order="worst")
     with pytest.raises(ValueError, match="not both"):
         MaskViewer(dataset, model=ConstantModel(), predictions_dir="somewhere")
+
+
+def test_predictions_in_the_face_parsing_pytorch_order_are_shown_in_the_kits_order(dataset, predictions, tmp_path):
+    from faceparse_lib.classes import remap_labels
+    from faceparse_lib.evaluate import write_mask
+
+    for _, mask_path in dataset.pairs:
+        write_mask(remap_labels(read_mask(predictions / mask_path.name), "celebamask", "face-parsing.pytorch"),
+                   tmp_path / mask_path.name)
+    kit_order = MaskViewer(dataset, predictions_dir=predictions)
+    other_order = MaskViewer(dataset, predictions_dir=tmp_path, label_order="face-parsing.pytorch")
+    for index in range(N):
+        np.testing.assert_array_equal(other_order.prediction(index), kit_order.prediction(index))
+    assert not np.array_equal(MaskViewer(dataset, predictions_dir=tmp_path).prediction(0), kit_order.prediction(0))
+    with pytest.raises(ValueError, match="face-parsing.pytorch"):
+        MaskViewer(dataset, predictions_dir=tmp_path, label_order="bisenet")
