@@ -30,14 +30,13 @@ def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarr
     return blended.round().astype(np.uint8)
 
 
-def sample_grid(samples: Sequence[tuple[np.ndarray, np.ndarray]], titles: Sequence[str] | None = None) -> Figure:
-    """Rows of image / colourised mask / overlay for (H×W×3 uint8 image, H×W mask) pairs, with a class legend."""
-    n = len(samples)
-    fig = Figure(figsize=(9, 3 * n + 0.9), layout="constrained")
-    axes = fig.subplots(n, 3, squeeze=False)
-    for row, (image, mask) in enumerate(samples):
-        mask = np.asarray(mask)
-        for ax, picture, label in zip(axes[row], (image, colorize(mask), overlay(image, mask)), ("image", "mask", "overlay")):
+def _picture_rows(rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str], titles: Sequence[str] | None,
+                  figsize: tuple[float, float]) -> Figure:
+    """A grid of pictures without ticks: one row per sample, `labels` over the first row, `titles` down the left."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(len(rows), len(labels), squeeze=False)
+    for row, pictures in enumerate(rows):
+        for ax, picture, label in zip(axes[row], pictures, labels):
             ax.imshow(picture, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
@@ -45,6 +44,13 @@ def sample_grid(samples: Sequence[tuple[np.ndarray, np.ndarray]], titles: Sequen
                 ax.set_title(label)
         if titles is not None:
             axes[row, 0].set_ylabel(titles[row])
+    return fig
+
+
+def sample_grid(samples: Sequence[tuple[np.ndarray, np.ndarray]], titles: Sequence[str] | None = None) -> Figure:
+    """Rows of image / colourised mask / overlay for (H×W×3 uint8 image, H×W mask) pairs, with a class legend."""
+    rows = [(image, colorize(np.asarray(mask)), overlay(image, np.asarray(mask))) for image, mask in samples]
+    fig = _picture_rows(rows, ("image", "mask", "overlay"), titles, (9, 3 * len(rows) + 0.9))
     fig.legend(handles=class_legend_handles(), loc="outside lower center", ncol=5, fontsize="small", frameon=False)
     return fig
 
@@ -229,20 +235,11 @@ def prediction_grid(
     """
     from faceparse_lib.render import ERROR_COLOR, IGNORE_SHADE, errors_panel, to_mask, to_uint8_image
 
-    n = len(samples)
-    fig = Figure(figsize=(10, 2.6 * n + 1.3), layout="constrained")
-    axes = fig.subplots(n, 4, squeeze=False)
-    for row, (image, truth, pred) in enumerate(samples):
+    rows = []
+    for image, truth, pred in samples:
         picture, truth, pred = to_uint8_image(image), to_mask(truth), to_mask(pred)
-        panels = (picture, colorize(truth), colorize(pred), errors_panel(picture, truth, pred))
-        for ax, panel, label in zip(axes[row], panels, ("image", "ground truth", "prediction", "errors")):
-            ax.imshow(panel, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if row == 0:
-                ax.set_title(label)
-        if titles is not None:
-            axes[row, 0].set_ylabel(titles[row])
+        rows.append((picture, colorize(truth), colorize(pred), errors_panel(picture, truth, pred)))
+    fig = _picture_rows(rows, ("image", "ground truth", "prediction", "errors"), titles, (10, 2.6 * len(rows) + 1.3))
     extra = [Patch(facecolor=ERROR_COLOR / 255, edgecolor="0.5", label=ERROR_LABEL),
              Patch(facecolor=IGNORE_SHADE / 255, edgecolor="0.5", label=IGNORE_LABEL)]
     fig.legend(handles=class_legend_handles(CLASS_TITLES) + extra, loc="outside lower center", ncol=6, fontsize="small",

@@ -17,3 +17,11 @@ def write_sample(root, split, stem, label=1, size=(SIZE, SIZE), mask_size=None, 
     mask = np.zeros((mh, mw), dtype=np.uint8)
     mask[:, : mw // 2] = label
     Image.fromarray(mask, "L").save(root / split / "masks" / f"{stem}.png")
+
+
+def write_good_set(root):
+    """Four train pairs (labels 1..4) and one val pair (label 18): a small set with nothing wrong."""
+    for i in range(4):
+        write_sample(root, "train", f"{i:05d}", label=i + 1)
+    write_sample(root, "val", "00010", label=18)
+    return root

@@ -4,16 +4,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_files import SIZE, write_sample
+from course_files import SIZE, write_good_set, write_sample
 from faceparse_lib.check import check_dataset
 
 
 @pytest.fixture
 def good_root(tmp_path):
-    for i in range(4):
-        write_sample(tmp_path, "train", f"{i:05d}", label=i + 1)
-    write_sample(tmp_path, "val", "00010", label=18)
-    return tmp_path
+    return write_good_set(tmp_path)
 
 
 def test_check_dataset_counts_sizes_and_labels_of_a_good_set(good_root):

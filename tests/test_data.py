@@ -3,16 +3,13 @@
 import pytest
 import torch
 
-from course_files import SIZE, write_sample
+from course_files import SIZE, write_good_set, write_sample
 from faceparse_lib.data import DatasetError, FaceParsingDataset
 
 
 @pytest.fixture
 def good_root(tmp_path):
-    for i in range(4):
-        write_sample(tmp_path, "train", f"{i:05d}", label=i + 1)
-    write_sample(tmp_path, "val", "00010", label=18)
-    return tmp_path
+    return write_good_set(tmp_path)
 
 
 def test_dataset_returns_float_chw_image_and_int64_mask(good_root):
