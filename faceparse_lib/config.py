@@ -127,8 +127,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def lr_at(cfg: TrainConfig, iteration: int) -> float:
-    """Learning rate for step `iteration` (0-based): linear warm-up, then poly decay to min_lr (mmseg's PolyLR)."""
-    if iteration < cfg.warmup_iterations:
-        return cfg.lr * (iteration + 1) / cfg.warmup_iterations
-    progress = min(1.0, iteration / cfg.iterations)
+    """Learning rate for step `iteration` (0-based): linear warm-up to lr, then poly decay to min_lr.
+
+    As mmengine's LinearLR followed by PolyLR(begin=warmup): the decay starts from lr where the warm-up ends, so
+    the schedule has no jump.
+    """
+    warmup = cfg.warmup_iterations
+    if iteration < warmup:
+        return cfg.lr * (iteration + 1) / warmup
+    progress = min(1.0, (iteration - warmup) / max(1, cfg.iterations - warmup))
     return cfg.min_lr + (cfg.lr - cfg.min_lr) * (1 - progress) ** cfg.poly_power

@@ -11,7 +11,7 @@ import platform
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,8 +41,9 @@ LOG_COLUMNS = (
     + [f"iou_{name}" for name in CLASSES]
 )
 # Fields that may change when a run is resumed; any other difference means a different run.
+# amp, channels_last and device may change because a run started on one Colab runtime continues on another.
 RESUMABLE_CHANGES = {"iterations", "time_limit_minutes", "workers", "progress", "eval_interval", "checkpoint_interval",
-                     "log_interval", "run_dir", "data_root", "eval_batch_size", "device"}
+                     "log_interval", "run_dir", "data_root", "eval_batch_size", "device", "amp", "channels_last"}
 WARMUP_FOR_ESTIMATE = 20  # iterations before the one-line estimate of the whole run's time
 
 
@@ -153,6 +154,9 @@ class _RunState:
     seconds: float = 0.0  # training wall time of earlier sessions
     best_miou: float = -1.0
     best_iteration: int | None = None
+    # Loss sums of the log interval in progress (mean over ranks), so the first row after a resume averages
+    # the same iterations as a straight run's.
+    running: dict[str, float] = field(default_factory=dict)
 
 
 def train(cfg: TrainConfig, callback: Callable[[dict[str, Any]], None] | None = None) -> Path:
@@ -191,11 +195,12 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
         model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
         scheduler.load_state_dict(resumed["scheduler"])
-        scaler.load_state_dict(resumed["scaler"])
+        _load_scaler_state(scaler, resumed.get("scaler"))
         _set_rng_state(resumed["rng"])
         state.iteration, state.seconds = resumed["iteration"], resumed.get("seconds", 0.0)
         state.best_miou = resumed.get("best_miou") if resumed.get("best_miou") is not None else -1.0
         state.best_iteration = resumed.get("best_iteration")
+        state.running = dict(resumed.get("running") or {})
         log.info("resuming %s at iteration %d", run_dir, state.iteration)
     net = model
     if env.enabled:
@@ -210,6 +215,7 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
     def save(name: str) -> None:
         # Each rank's last forward updated its own BatchNorm statistics; rank 0's are the run's (called on all ranks).
         distributed.broadcast_buffers(model, env)
+        state.running = _mean_over_ranks(running, env)
         if env.is_main:
             ckpt.save_checkpoint(_checkpoint_state(model, optimizer, scheduler, scaler, cfg, state, session_start), run_dir / name)
 
@@ -226,7 +232,7 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
     session_start = time.perf_counter()
     bar = tqdm(total=cfg.iterations, initial=state.iteration, desc="train", unit="it",
                disable=not (cfg.progress and env.is_main), dynamic_ncols=True)
-    running: dict[str, float] = {}
+    running: dict[str, float] = dict(state.running)
     estimate_from: tuple[int, float] | None = None
     mid_step = False  # an interrupt in the middle of a step leaves no consistent state to save
     net.train()
@@ -263,7 +269,8 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
                 elapsed = state.seconds + time.perf_counter() - session_start
                 if t % cfg.log_interval == 0 or t == cfg.iterations:
                     count = t % cfg.log_interval or cfg.log_interval
-                    means = distributed.sum_over_ranks(torch.tensor([running[k] / count for k in values]), env) / env.world_size
+                    sums = _mean_over_ranks({k: running.get(k, 0.0) for k in values}, env)
+                    means = [sums[k] / count for k in values]
                     row = {"kind": "train", "iteration": t, "seconds": round(elapsed, 3), "lr": optimizer.param_groups[0]["lr"],
                            **{k: float(v) for k, v in zip(values, means)}}
                     running.clear()
@@ -302,6 +309,22 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
     finally:
         bar.close()
     return run_dir
+
+
+def _mean_over_ranks(sums: dict[str, float], env: distributed.Distributed) -> dict[str, float]:
+    """Each value averaged over the ranks (itself in a single process); called on every rank."""
+    if not sums:
+        return {}
+    values = distributed.sum_over_ranks(torch.tensor(list(sums.values()), dtype=torch.float64), env) / env.world_size
+    return {k: float(v) for k, v in zip(sums, values)}
+
+
+def _load_scaler_state(scaler: torch.amp.GradScaler, saved: dict[str, Any] | None) -> None:
+    """Restore the GradScaler when both runs used one; its state is advisory, so any other case starts it fresh."""
+    if saved and scaler.is_enabled():
+        scaler.load_state_dict(saved)
+    elif scaler.is_enabled():
+        log.info("resuming with fp16 loss scaling after a run without it: the scaler starts fresh")
 
 
 def _estimate_line(bar: Any, cfg: TrainConfig, state: _RunState, start: tuple[int, float] | None,
@@ -432,6 +455,7 @@ def _checkpoint_state(model: nn.Module, optimizer: torch.optim.Optimizer, schedu
         "seconds": state.seconds + time.perf_counter() - session_start,
         "best_miou": state.best_miou if state.best_iteration is not None else None,
         "best_iteration": state.best_iteration,
+        "running": state.running,
         "rng": _rng_state(),
         "config": asdict(cfg),
     }

@@ -61,6 +61,32 @@ def test_two_plus_two_resumed_iterations_equal_four_straight(tiny_root, tmp_path
     assert log_rows(straight) == log_rows(resumed)  # the log continues as if nothing happened
 
 
+def test_first_log_row_after_a_resume_averages_the_same_iterations_as_a_straight_run(tiny_root, tmp_path):
+    straight = train(tiny_config(tiny_root, tmp_path / "straight", log_interval=4, eval_interval=4))
+    stopped = train(tiny_config(tiny_root, tmp_path / "resumed", log_interval=4, eval_interval=4, time_limit_minutes=0.0))
+    assert ckpt.read_checkpoint(stopped / ckpt.LAST)["iteration"] == 1  # mid log interval, as a stop button leaves it
+    resumed = train(tiny_config(tiny_root, tmp_path / "resumed", log_interval=4, eval_interval=4))
+    assert log_rows(straight) == log_rows(resumed)  # loss, loss_out and loss_aux of iterations 1..4, not 2..4
+
+
+@pytest.mark.parametrize("before,after", [("off", "fp16"), ("fp16", "off")])
+def test_a_run_resumes_across_fp16_loss_scaling_on_and_off(tiny_root, tmp_path, before, after):
+    with pytest.raises(KeyboardInterrupt):  # e.g. started on a CPU runtime, continued on a GPU one
+        train(tiny_config(tiny_root, tmp_path / "run", amp=before), callback=StopAt(2))
+    run_dir = train(tiny_config(tiny_root, tmp_path / "run", amp=after))
+    assert ckpt.read_checkpoint(run_dir / ckpt.LAST)["iteration"] == 4
+
+
+def test_warm_up_hands_over_to_the_poly_decay_without_a_jump():
+    cfg = TrainConfig.preset("cpu")
+    rates = [lr_at(cfg, t) for t in range(cfg.iterations)]
+    steps = [abs(b - a) for a, b in zip(rates, rates[1:])]
+    warmup = cfg.warmup_iterations
+    assert rates[warmup] == pytest.approx(cfg.lr)  # the decay starts where the warm-up ends
+    assert max(steps[warmup - 1:]) <= cfg.lr / warmup  # no step after it is larger than a warm-up step
+    assert rates[-1] > cfg.min_lr and lr_at(cfg, cfg.iterations) == pytest.approx(cfg.min_lr)
+
+
 def test_resume_drops_log_rows_written_after_the_last_checkpoint(tiny_root, tmp_path):
     cfg = tiny_config(tiny_root, tmp_path / "run", checkpoint_interval=2, eval_interval=4)
     with pytest.raises(KeyboardInterrupt):
@@ -238,3 +264,12 @@ def test_train_command_flags_override_the_preset_and_none_means_none(tmp_path):
     assert cfg.class_weights is None and cfg.lr == 0.02 and cfg.ratio_range == (0.75, 1.5)
     assert cfg.iterations == 40_000  # untouched fields keep the preset's value
     assert parse_train_flags(["--run-dir", str(tmp_path / "other")]).class_weights == "log2"
+
+
+def test_bare_train_command_resumes_the_default_run_dir_with_its_own_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / TrainConfig.run_dir
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps(TrainConfig.preset("report", data_root="data").__dict__))
+    cfg = parse_train_flags([])
+    assert cfg.model == PRESETS["report"]["model"] and cfg.iterations == 40_000

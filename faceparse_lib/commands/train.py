@@ -65,11 +65,11 @@ def config_from_args(args: argparse.Namespace):
 
     # Flags default to SUPPRESS, so only the ones given appear, and `--class-weights none` can set None.
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
-    run_dir = overrides.get("run_dir")
-    saved = Path(run_dir) / "config.json" if run_dir else None
+    # The run dir to resume is the one given, else TrainConfig's default (a bare `train` continues runs/train).
+    saved = Path(overrides.get("run_dir", TrainConfig.run_dir)) / "config.json"
     if args.config is not None:
         base = dataclasses.asdict(TrainConfig.load(args.config))
-    elif args.preset is None and saved is not None and saved.is_file():
+    elif args.preset is None and saved.is_file():
         base = dataclasses.asdict(TrainConfig.load(saved))  # resuming: the run's own settings
     else:
         base = dataclasses.asdict(TrainConfig.preset(args.preset or "cpu"))
