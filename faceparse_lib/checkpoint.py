@@ -54,10 +54,25 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
+# torch.save's format before torch 1.6 (not a zip archive) starts with this pickled magic number.
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
+
+def is_torch_file(path: str | Path) -> bool:
+    """Whether `path` was written by torch.save, in the zip format or the legacy one (older model zoos use it)."""
+    try:
+        if zipfile.is_zipfile(path):
+            return True
+        with open(path, "rb") as handle:
+            return handle.read(len(_LEGACY_MAGIC)) == _LEGACY_MAGIC
+    except OSError:
+        return False
+
+
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The dict saved by `save_checkpoint`, loaded with weights_only=True; CheckpointError for anything else."""
     path = resolve_checkpoint(path)
-    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else would fail deep in unpickling
+    if not is_torch_file(path):  # anything else would fail deep in unpickling
         raise CheckpointError(f"{path}: not a file written by torch.save; expected a kit checkpoint (format {FORMAT!r})")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
@@ -113,5 +128,6 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> nn.
         ) from err
     model.input_size = config.get("input_size")
     model.train_config = config
+    model.checkpoint_iteration = state.get("iteration")
     log.info("loaded %s (iteration %s)", resolve_checkpoint(path), state.get("iteration"))
     return model.to(device).eval()

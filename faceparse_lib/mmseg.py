@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from faceparse_lib.checkpoint import CheckpointError, _unpickler_reason
+from faceparse_lib.checkpoint import CheckpointError, _unpickler_reason, is_torch_file
 from faceparse_lib.config import SEED_MODEL
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def map_mmseg_state_dict(
 
 def _safe_load(path: Path, allow_unsafe_unpickling: bool) -> Any:
     """The object in `path`: weights_only unless the caller opted in to running the file's pickled code."""
-    if not zipfile.is_zipfile(path):
+    if not is_torch_file(path):
         raise CheckpointError(f"{path}: not a file written by torch.save; expected an mmsegmentation .pth")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -183,12 +183,21 @@ def mmseg_state_dict(checkpoint: Any, source: str = "checkpoint") -> dict[str, t
     return {key.removeprefix("module."): tensor for key, tensor in state.items()}
 
 
+_LEGACY_SNIFF_BYTES = 4 << 20  # the key names of a legacy file lie in its first pickles, before the storages
+
+
 def looks_like_mmseg_checkpoint(path: str | Path) -> bool:
     """Whether `path` is a torch.save file naming mmseg's backbone/decode_head keys (sniffed without unpickling)."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            pickles = [name for name in archive.namelist() if name.endswith("/data.pkl") or name == "data.pkl"]
-            data = archive.read(pickles[0]) if pickles else b""
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                pickles = [name for name in archive.namelist() if name.endswith("/data.pkl") or name == "data.pkl"]
+                data = archive.read(pickles[0]) if pickles else b""
+        elif is_torch_file(path):  # the legacy format pickles the keys before the tensor data
+            with open(path, "rb") as handle:
+                data = handle.read(_LEGACY_SNIFF_BYTES)
+        else:
+            return False
     except (zipfile.BadZipFile, OSError):
         return False
     return b"backbone.stem." in data and b"decode_head." in data

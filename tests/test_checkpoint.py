@@ -27,6 +27,17 @@ def test_demo_checkpoint_round_trips_weights_and_config(tmp_path):
     assert read_checkpoint(tmp_path / "best.pt")["iteration"] == 7
 
 
+def test_checkpoint_in_torchs_legacy_format_loads(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(DEMO_MODEL, num_classes=19)
+    state = {"format": "faceparse-checkpoint", "version": 1, "model": model.state_dict(), "config": demo_config()}
+    torch.save(state, tmp_path / "old.pt", _use_new_zipfile_serialization=False)  # what torch < 1.6 wrote
+    loaded = load_checkpoint(tmp_path / "old.pt")
+    assert loaded.input_size == 64
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+
+
 def test_run_dir_resolves_to_best_then_last(tmp_path):
     save_demo(tmp_path / "last.pt")
     assert resolve_checkpoint(tmp_path) == tmp_path / "last.pt"

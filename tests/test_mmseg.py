@@ -171,6 +171,13 @@ def test_load_checkpoint_accepts_an_mmseg_pth(mmseg_state, mmseg_pth):
     assert_holds(model, mmseg_state)
 
 
+def test_load_checkpoint_accepts_an_mmseg_pth_in_torchs_legacy_format(mmseg_state, tmp_path):
+    path = tmp_path / "old_zoo.pth"  # OpenMMLab's older model-zoo files predate torch 1.6's zip format
+    torch.save({"meta": mmseg_meta(), "state_dict": mmseg_state}, path, _use_new_zipfile_serialization=False)
+    assert_holds(load_checkpoint(path), mmseg_state)
+    assert_holds(load_mmseg_checkpoint(path), mmseg_state)
+
+
 def test_load_checkpoint_still_refuses_a_foreign_file(tmp_path):
     torch.save({"state_dict": {"backbone.conv.weight": torch.zeros(1)}}, tmp_path / "other.pth")
     with pytest.raises(CheckpointError, match="expected a kit checkpoint"):
