@@ -31,6 +31,9 @@ from faceparse_lib.transforms import normalize
 log = logging.getLogger(__name__)
 
 TTA_MODES = (None, "flip")
+# input_size's default: the side the model was trained at (`model.input_size`, set by load_checkpoint).
+MODEL_INPUT_SIZE = "model"
+InputSize = int | None | str
 # Slack for images resized with antialiasing or stored as float16 before they reach us.
 _RANGE_TOLERANCE = 1e-3
 
@@ -99,6 +102,15 @@ def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
     return tuple(max(1, int(side * scale + 0.5)) for side in size)  # type: ignore[return-value]
 
 
+def resolve_input_size(model: nn.Module, input_size: InputSize) -> int | None:
+    """The side images are resized to: the model's trained size for "model", None for each image's own size."""
+    if input_size == MODEL_INPUT_SIZE:
+        return getattr(model, "input_size", None)
+    if input_size is not None and (not isinstance(input_size, int) or input_size < 1):
+        raise ValueError(f"input_size {input_size!r}: expected a side in pixels, None (each image's own size) or 'model'")
+    return input_size
+
+
 def _forward(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Logits N×C×H×W from a kit model ({"out": logits}) or from a model returning the logits themselves."""
     output = model(images)
@@ -153,12 +165,14 @@ def predict_image(
     image: np.ndarray | torch.Tensor,
     tta: str | None = None,
     scales: Sequence[float] | None = None,
-    input_size: int | None = None,
+    input_size: InputSize = MODEL_INPUT_SIZE,
 ) -> np.ndarray:
-    """The H×W uint8 class-index mask of one image (H×W×3 uint8 array, or float 3×H×W tensor in [0, 1])."""
+    """The H×W uint8 class-index mask of one image (H×W×3 uint8 array, or float 3×H×W tensor in [0, 1]).
+
+    `input_size` as in `evaluate`.
+    """
     tensor = _image_tensor(image)
-    input_size = input_size if input_size is not None else getattr(model, "input_size", None)
-    probs = predict_probs(model, tensor[None], tensor.shape[-2:], tta, scales, input_size)
+    probs = predict_probs(model, tensor[None], tensor.shape[-2:], tta, scales, resolve_input_size(model, input_size))
     return probs[0].argmax(dim=0).to(torch.uint8).cpu().numpy()
 
 
@@ -196,7 +210,7 @@ def evaluate(
     dataset: Dataset,
     tta: str | None = None,
     scales: Sequence[float] | None = None,
-    input_size: int | None = None,
+    input_size: InputSize = MODEL_INPUT_SIZE,
     batch_size: int = 4,
     workers: int = 0,
     progress: bool = False,
@@ -204,14 +218,14 @@ def evaluate(
 ) -> ConfusionMatrix:
     """The dataset-level confusion matrix of `model` on (image in [0, 1], mask) pairs, scored at each mask's size.
 
-    Runs on the model's device (moved to `device` first, if given). `input_size` defaults to the size the model
-    was trained at (`model.input_size`, set by load_checkpoint); None runs each image at its own size.
+    Runs on the model's device (moved to `device` first, if given). Images are resized to `input_size` squared:
+    by default "model", the size the model was trained at (`model.input_size`, set by load_checkpoint; a model
+    without one runs each image at its own size); None runs each image at its own size whatever the model says.
     """
     if device is not None:
         model.to(device)
     device = model_device(model)
-    if input_size is None:
-        input_size = getattr(model, "input_size", None)
+    input_size = resolve_input_size(model, input_size)
     if len(dataset) == 0:  # type: ignore[arg-type]
         raise ValueError(f"{dataset!r} is empty; nothing to evaluate")
     from tqdm.auto import tqdm
@@ -323,7 +337,7 @@ def predict_folder(
     out_dir: str | Path,
     tta: str | None = None,
     scales: Sequence[float] | None = None,
-    input_size: int | None = None,
+    input_size: InputSize = MODEL_INPUT_SIZE,
     overlay_dir: str | Path | None = None,
     batch_size: int = 4,
     workers: int = 0,
@@ -334,8 +348,8 @@ def predict_folder(
     """One palette PNG of class indices per image of `in_dir`, same stem, at the image's own size, in `out_dir`.
 
     Optional colour overlays go to `overlay_dir`. An unreadable image is logged and listed in the summary's
-    `failed`; the others are still predicted. Masks are numbered in `label_order` (a `classes.LABEL_ORDERS` name;
-    overlays keep the kit's colours).
+    `failed`; the others are still predicted. `input_size` as in `evaluate`. Masks are numbered in `label_order`
+    (a `classes.LABEL_ORDERS` name; overlays keep the kit's colours).
     """
     to_order = remap_table("celebamask", label_order)  # refuses an unknown order before any work
     in_dir, out_dir = Path(in_dir), Path(out_dir)
@@ -349,8 +363,7 @@ def predict_folder(
     summary = PredictSummary(failed=list(refused))
     if device is not None:
         model.to(device)
-    if input_size is None:
-        input_size = getattr(model, "input_size", None)
+    input_size = resolve_input_size(model, input_size)
     out_dir.mkdir(parents=True, exist_ok=True)
     if overlay_dir is not None:
         overlay_dir.mkdir(parents=True, exist_ok=True)

@@ -98,6 +98,14 @@ def test_input_size_defaults_to_the_model_attribute():
     assert [size for size, _ in model.seen] == [(24, 24)]
 
 
+def test_input_size_none_runs_each_image_at_its_own_size_whatever_the_model_says():
+    model = HalvesModel()
+    model.input_size = 24
+    evaluate(model, halves_dataset(n=1, h=32, w=40), input_size=None)
+    predict_image(model, torch.rand(3, 20, 28), input_size=None)
+    assert [size for size, _ in model.seen] == [(32, 40), (20, 28)]
+
+
 def test_images_of_different_sizes_in_one_batch_are_each_scored_at_their_size():
     data = halves_dataset(n=2, h=32, w=32) + halves_dataset(n=1, h=20, w=36)
     matrix = evaluate(HalvesModel(), data, batch_size=3)
