@@ -231,12 +231,27 @@ def scores_of_matrix(matrix: Any, source: str) -> Scores:
     return Scores(np.asarray(matrix.iou()), np.asarray(matrix.f1()), matrix, source)
 
 
+def checkpoint_iteration(run: Run) -> int | None:
+    """The iteration of the checkpoint the report scores (best.pt, else last.pt), or None without one."""
+    from faceparse_lib.checkpoint import CheckpointError, read_checkpoint, resolve_checkpoint
+
+    try:
+        return read_checkpoint(resolve_checkpoint(run.path)).get("iteration")
+    except CheckpointError:
+        return None
+
+
 def saved_eval_scores(run: Run) -> Scores | None:
     """The scores `python -m faceparse_lib evaluate` saved beside the checkpoint (eval_val.json), if any."""
     from faceparse_lib.metrics import ConfusionMatrix
 
     record = run.eval_record
     if not record or "confusion" not in record:
+        return None
+    current = checkpoint_iteration(run)
+    if current is not None and record.get("checkpoint_iteration") != current:
+        log.info("%s: made from iteration %s, the checkpoint is at %s; re-scoring", run.path / EVAL_FILE,
+                 record.get("checkpoint_iteration"), current)
         return None
     matrix = ConfusionMatrix.from_state_dict(record["confusion"])
     checkpoint = Path(record.get("checkpoint", "?")).name
@@ -402,7 +417,8 @@ def write_report(
 
     # 4. Training curves (Figures 1 and 2).
     md += ["## 4 Training curves", "", f"![Figure 1]({writer.figure('fig1_loss', plots.loss_curves(run.log))})", "",
-           "*Figure 1: Training loss and validation loss*", ""]
+           "*Figure 1: The main head's loss on training batches and on the val split; dashed, the training total "
+           "(main + aux weight · aux)*", ""]
     best = best_val_row(run.log)
     if best is None:
         md += [f"No validation row in {run.path / LOG_FILE} yet: Figure 2 is left out.", ""]

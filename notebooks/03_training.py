@@ -63,7 +63,7 @@ from IPython.display import display
 
 from faceparse_lib.classes import CLASSES
 from faceparse_lib.data import list_pairs, read_pair
-from faceparse_lib.plots import sample_grid
+from faceparse_lib.plots import loss_curves, miou_curve, sample_grid
 from faceparse_lib.train import read_log, train
 from faceparse_lib.transforms import swap_left_right
 from faceparse_lib.workspace import prepare_run_dir, workspace
@@ -119,16 +119,12 @@ run_dir = train(cfg)
 
 # %%
 log = read_log(run_dir)
-train_rows, val_rows = log[log["kind"] == "train"], log[log["kind"] == "val"]
-axes = train_rows.plot(x="iteration", y="loss", figsize=(8, 4), title="loss", alpha=0.7)
-val_rows.plot(x="iteration", y="val_loss", ax=axes, marker="o")
+display(loss_curves(log))  # Figure 1 of the report: the main head's loss, train and val, like with like
 
 # %%
-axes = val_rows.plot(x="iteration", y=["miou", "mean_f1"], marker="o", figsize=(8, 4), title="validation",
-                     ylim=(0, 1))
+display(miou_curve(log))  # Figure 2: the star marks best.pt
+val_rows = log[log["kind"] == "val"]
 best = val_rows.loc[val_rows["miou"].idxmax()]
-axes.annotate(f"best {best['miou']:.3f} @ {int(best['iteration'])}", (best["iteration"], best["miou"]),
-              textcoords="offset points", xytext=(0, 10), ha="center")
 print(f"best val mIoU {best['miou']:.4f} at iteration {int(best['iteration'])}; "
       f"trained {int(log['iteration'].max())} iterations in {log['seconds'].max() / 60:.1f} min")
 

@@ -41,7 +41,7 @@ def run_dir(tmp_path_factory):
     model = build_model(DEMO_MODEL, num_classes=19)
     run = tmp_path_factory.mktemp("run")
     config = {"model": DEMO_MODEL, "num_classes": 19, "input_size": 32, "data_root": "data", "class_weights": None}
-    save_checkpoint({"model": model.state_dict(), "config": config, "iteration": 0}, run / "best.pt")
+    save_checkpoint({"model": model.state_dict(), "config": config, "iteration": 12}, run / "best.pt")
     return run
 
 
@@ -64,6 +64,7 @@ def test_evaluate_prints_the_per_class_table_and_writes_csv_json_beside_the_chec
     expected = evaluate(load_checkpoint(run_dir), FaceParsingDataset(data_root, "val"), tta="flip")
     assert record["miou"] == pytest.approx(expected.miou())
     assert record["images"] == 3 and record["tta"] == "flip" and record["input_size"] == 32
+    assert record["checkpoint_iteration"] == 12  # the report re-scores when best.pt has moved on
     assert sum(map(sum, record["confusion"]["matrix"])) == 3 * 64 * 64
     table = pd.read_csv(run_dir / "eval_val_flip.csv", index_col="class")
     assert list(table.index) == list(CLASSES)

@@ -47,16 +47,20 @@ def _render(fig: Figure) -> None:
     fig.canvas.draw()
 
 
-def test_loss_curves_draw_train_loss_at_every_train_row_and_val_loss_at_every_val_row():
+def test_loss_curves_compare_the_main_heads_train_and_val_loss_and_draw_the_total_apart():
     log = fake_log()
     fig = loss_curves(log)
     _render(fig)
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}
     train, val = log[log["kind"] == "train"], log[log["kind"] == "val"]
-    assert list(lines["train loss"].get_xdata()) == list(train["iteration"])
-    assert np.allclose(lines["train loss"].get_ydata(), train["loss"])
-    assert list(lines["val loss"].get_xdata()) == list(val["iteration"])
+    main, total, val_line = (lines["train loss (main head)"], lines["train total (main + weighted aux)"],
+                             lines["val loss (main head)"])
+    assert list(main.get_xdata()) == list(train["iteration"])
+    assert np.allclose(main.get_ydata(), train["loss_out"])  # validation scores the main head: like with like
+    assert np.allclose(total.get_ydata(), train["loss"]) and total.get_linestyle() == "--"
+    assert list(val_line.get_xdata()) == list(val["iteration"])
+    assert np.allclose(val_line.get_ydata(), val["val_loss"])
     assert ax.get_xlabel() == "iteration" and "loss" in ax.get_ylabel()
 
 

@@ -131,6 +131,22 @@ def test_write_report_reads_f1_and_the_confusion_matrix_from_a_saved_evaluation_
     assert _referenced(text) == _outputs(out)
 
 
+@pytest.mark.parametrize("saved_iteration,rescored", [(150, False), (100, True), (None, True)])
+def test_saved_evaluation_is_used_only_when_made_from_the_current_best_checkpoint(tmp_path, data_root, saved_iteration,
+                                                                                  rescored):
+    run_dir = make_fake_run(tmp_path / "run", data_root, None, peak=150)  # best.pt is iteration 150
+    matrix = ConfusionMatrix()
+    matrix.update(torch.tensor([[0, 1], [1, 1]]), torch.tensor([[0, 1], [2, 1]]))
+    record = {"checkpoint": str(run_dir / "best.pt"), "images": 1, "confusion": matrix.state_dict()}
+    if saved_iteration is not None:
+        record["checkpoint_iteration"] = saved_iteration
+    (run_dir / "eval_val.json").write_text(json.dumps(record))
+    out = tmp_path / "report"
+    write_report(run_dir, out)
+    counts = pd.read_csv(out / "tables" / "confusion_matrix.csv", index_col=0).to_numpy()
+    assert counts.sum() == (3 * 64 * 64 if rescored else 4)  # re-scored on the 3 val images, or the saved 4 pixels
+
+
 def test_write_report_without_checkpoint_or_data_falls_back_to_the_logs_per_class_iou(tmp_path):
     run_dir = make_fake_run(tmp_path / "run", None, None, checkpoint=False)
     out = tmp_path / "report"

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     stem = result_stem(args.split, args.tta, args.scales)
     table.to_csv(out_dir / f"{stem}.csv", float_format="%.6f")
     record: dict[str, Any] = {
-        "checkpoint": str(checkpoint), "data_root": str(args.data_root), "split": args.split, "images": len(dataset),
+        "checkpoint": str(checkpoint), "checkpoint_iteration": getattr(model, "checkpoint_iteration", None),
+        "data_root": str(args.data_root), "split": args.split, "images": len(dataset),
         "tta": args.tta, "scales": args.scales, "input_size": model.input_size,
         "miou": _number(matrix.miou()), "mean_f1": _number(matrix.mean_f1()),
         "pixel_accuracy": _number(matrix.pixel_accuracy()),
