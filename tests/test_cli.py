@@ -131,3 +131,14 @@ def test_bad_input_in_a_real_process_shows_no_traceback(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_export_without_the_optional_packages_names_the_extra_after_checking_its_inputs(tmp_path, capsys, monkeypatch):
+    from fake_run import make_fake_run  # a run dir with a real checkpoint
+
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if the export extra were not installed
+    assert main(["export", str(tmp_path / "missing"), str(tmp_path / "out.onnx")]) == 1
+    assert "missing" in capsys.readouterr().err
+    run_dir = make_fake_run(tmp_path / "run", class_weights=None)
+    assert main(["export", str(run_dir), str(tmp_path / "out.onnx")]) == 1
+    assert "faceparse-lib[export]" in capsys.readouterr().err

@@ -13,8 +13,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from faceparse_lib.checkpoint import resolve_checkpoint
+
+    # The inputs first, so a wrong path is named whether or not the optional packages are installed.
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    if args.out.suffix.lower() != ".onnx":
+        raise ValueError(f"{args.out}: expected an output file name ending in .onnx")
     try:
-        import onnx  # noqa: F401  (checked first: the export needs onnx and onnxscript, which are optional)
+        import onnx  # noqa: F401  (the export needs onnx and onnxscript, which are optional)
         import onnxscript  # noqa: F401
     except ImportError as err:
         raise ValueError(f"export needs the optional packages onnx and onnxscript ({err}); "
@@ -22,9 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from faceparse_lib.checkpoint import load_checkpoint
     from faceparse_lib.export import export_onnx, read_onnx_metadata
 
-    if args.out.suffix.lower() != ".onnx":
-        raise ValueError(f"{args.out}: expected an output file name ending in .onnx")
-    model = load_checkpoint(args.checkpoint, device="cpu")
+    model = load_checkpoint(checkpoint, device="cpu")
     path = export_onnx(model, args.out, opset=args.opset)
     meta = read_onnx_metadata(path)
     size = f"{meta['input_size']}×{meta['input_size']}" if meta["input_size"] else "each image's own size"
