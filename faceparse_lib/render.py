@@ -19,6 +19,8 @@ IGNORE_SHADE = np.array([128, 128, 128], dtype=np.uint8)
 GAP_COLOR = np.array([255, 255, 255], dtype=np.uint8)
 # Correct pixels in the errors view keep this share of their brightness, so the red marks stand out.
 DIM = 0.35
+TITLE_HEIGHT = 26  # pixels of the white strip `with_titles` puts above the panels
+TITLE_COLOR = (0, 0, 0)
 
 
 def to_uint8_image(image: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -139,3 +141,42 @@ def render(
     else:
         panels = [mask_panel(picture, m, opacity, visible_classes) for m in masks] or [picture]
     return side_by_side(panels, gap)
+
+
+def panel_titles(mode: str, has_truth: bool, has_pred: bool) -> list[str]:
+    """The title of each panel `render` draws for `mode`, left to right."""
+    if mode == "errors":
+        return ["errors (red: prediction ≠ truth)"]
+    masks = [name for name, given in (("ground truth", has_truth), ("prediction", has_pred)) if given]
+    if mode == "side_by_side":
+        return ["image", *masks]
+    return [f"{name} over image" for name in masks] or ["image"]
+
+
+def with_titles(picture: np.ndarray, titles: Sequence[str], gap: int = 4) -> np.ndarray:
+    """`picture` (len(titles) equal panels joined by `gap`-pixel strips) with a white title strip above each panel."""
+    from PIL import Image, ImageDraw
+
+    height, width = picture.shape[:2]
+    panel = (width - gap * (len(titles) - 1)) / len(titles)
+    strip = Image.new("RGB", (width, TITLE_HEIGHT), tuple(int(v) for v in GAP_COLOR))
+    draw = ImageDraw.Draw(strip)
+    for i, title in enumerate(titles):
+        font = _font_fitting(draw, title, panel - 4)
+        centre = i * (panel + gap) + panel / 2
+        draw.text((centre, TITLE_HEIGHT / 2), title, fill=TITLE_COLOR, font=font, anchor="mm")
+    return np.ascontiguousarray(np.concatenate([np.asarray(strip), picture], axis=0))
+
+
+def _font_fitting(draw, text: str, width: float):
+    """Pillow's default font at the largest size (16 px down to 8) whose `text` fits in `width` pixels."""
+    from PIL import ImageFont
+
+    for size in range(16, 7, -1):
+        try:
+            font = ImageFont.load_default(size=size)
+        except TypeError:  # Pillow < 10.1 has one bitmap size
+            return ImageFont.load_default()
+        if draw.textlength(text, font=font) <= width:
+            return font
+    return font

@@ -25,7 +25,8 @@ from PIL import Image
 from faceparse_lib.classes import CLASS_TITLES, CLASSES, NUM_CLASSES, PALETTE, remap_labels
 from faceparse_lib.classes import label_order as label_order_classes
 from faceparse_lib.data import DatasetError, files_by_stem, read_mask
-from faceparse_lib.render import MODES, classes_present, image_miou, render, to_mask, to_uint8_image
+from faceparse_lib.render import (MODES, classes_present, image_miou, panel_titles, render, to_mask, to_uint8_image,
+                                  with_titles)
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,14 @@ def _is_dark(color: np.ndarray) -> bool:
     return 0.299 * r + 0.587 * g + 0.114 * b < 120
 
 
-def png_bytes(array: np.ndarray) -> bytes:
-    """PNG encoding of an H×W×3 uint8 array, enlarged by a whole factor when it is shorter than MIN_DISPLAY_HEIGHT."""
+def enlarged(array: np.ndarray) -> tuple[np.ndarray, int]:
+    """The array enlarged by a whole factor when it is shorter than MIN_DISPLAY_HEIGHT, and that factor."""
     factor = max(1, MIN_DISPLAY_HEIGHT // max(1, array.shape[0]))
-    if factor > 1:
-        array = array.repeat(factor, axis=0).repeat(factor, axis=1)
+    return (array.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else array), factor
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """PNG encoding of an H×W×3 uint8 array."""
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="png")
     return buffer.getvalue()
@@ -98,7 +102,7 @@ class MaskViewer:
     """Image, ground truth and prediction side by side, as an overlay or as an error map, with class toggles.
 
     Predictions come from `model` (predicted lazily, one image at a time, and cached) or from `predictions_dir`
-    (PNG masks named like the images, as `predict_folder` writes them; `label_order="face-parsing.pytorch"` reads
+    (PNG masks named like the images, as `predict_folder` writes them; `label_order="face-parsing.pytorch"` or "farl" reads
     masks numbered in that order); with neither, the viewer shows the
     ground truth only. `order="worst"` sorts the images by their own mIoU, lowest first (this predicts every
     image once). Display it as the last expression of a cell or with `display(viewer)`.
@@ -349,7 +353,9 @@ class MaskViewer:
         self.previous.disabled = self.index.value == 0
         self.next.disabled = self.index.value == self.index.max
         self.current_array = render(image, truth, pred, self.mode.value, self.opacity.value, self.visible_classes)
-        self.picture.value = png_bytes(self.current_array)
+        titles = panel_titles(self.mode.value, truth is not None, pred is not None)
+        shown, factor = enlarged(self.current_array)
+        self.picture.value = png_bytes(with_titles(shown, titles, gap=4 * factor))
         self.info.value = self._info_html(index, truth, pred)
         self.error_line.value, self.error_line.layout.display = "", "none"
 

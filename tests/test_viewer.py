@@ -12,7 +12,7 @@ from faceparse_lib.data import DatasetError, FaceParsingDataset, read_mask
 from faceparse_lib.evaluate import write_mask
 from faceparse_lib.render import ERROR_COLOR, IGNORE_SHADE, image_miou, side_by_side
 from faceparse_lib.synthetic import make_synthetic_dataset
-from faceparse_lib.viewer import RAISE_ENV, MaskViewer
+from faceparse_lib.viewer import RAISE_ENV, MaskViewer, enlarged
 
 SIZE, N = 64, 4
 SKIN = CLASSES.index("skin")
@@ -66,6 +66,31 @@ class ConstantModel(nn.Module):
         logits = torch.zeros(x.shape[0], NUM_CLASSES, *x.shape[-2:])
         logits[:, SKIN] = 1.0
         return {"out": logits}
+
+
+def shown_picture(viewer) -> np.ndarray:
+    """The PNG the viewer put on screen, decoded."""
+    import io
+
+    return np.asarray(Image.open(io.BytesIO(viewer.picture.value)).convert("RGB"))
+
+
+@pytest.mark.parametrize("mode,titles", [("side_by_side", ["image", "ground truth", "prediction"]),
+                                         ("overlay", ["ground truth over image", "prediction over image"])])
+def test_every_panel_on_screen_carries_its_title(dataset, predictions, mode, titles):
+    from faceparse_lib.render import TITLE_HEIGHT, panel_titles
+
+    viewer = MaskViewer(dataset, predictions_dir=predictions)
+    viewer.mode.value = mode
+    assert panel_titles(mode, True, True) == titles
+    shown = shown_picture(viewer)
+    panels, factor = enlarged(viewer.current_array)  # a 64-px set is shown 4× larger
+    assert factor == 4 and shown.shape[0] == panels.shape[0] + TITLE_HEIGHT
+    np.testing.assert_array_equal(shown[TITLE_HEIGHT:], panels)  # the panels below, untouched
+    gap = 4 * factor
+    strip, width = shown[:TITLE_HEIGHT], (shown.shape[1] - gap * (len(titles) - 1)) // len(titles)
+    for k in range(len(titles)):  # dark text over each panel
+        assert (strip[:, k * (width + gap):k * (width + gap) + width].max(axis=-1) < 100).any(), titles[k]
 
 
 def test_truth_only_viewer_shows_image_and_truth(dataset):

@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from faceparse_lib.render import TITLE_HEIGHT
+
 NOTEBOOK = Path(__file__).parent / "browser" / "viewer_app.ipynb"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 STARTUP_SECONDS = 60
@@ -98,6 +100,11 @@ def wait_for_new_picture(locator, before: np.ndarray) -> np.ndarray:
     raise AssertionError(f"the picture did not change within {UPDATE_SECONDS} s")
 
 
+def below_titles(shot: np.ndarray) -> np.ndarray:
+    """The panels of a screenshot of the picture, without the title strip above them."""
+    return shot[TITLE_HEIGHT:]
+
+
 def drag_slider_to_start(page, label: str) -> None:
     """Drag the handle of the slider described by `label` to its left end (ipywidgets 7: jQuery UI, 8: noUiSlider)."""
     slider = page.locator(".widget-slider", has_text=label)
@@ -128,17 +135,19 @@ def test_viewer_in_a_browser_redraws_on_opacity_and_sample_changes(voila_url):
             info = page.locator(".widget-html", has_text="IoU").first
             assert "(1/6)" in info.inner_text()
 
-            overlay = pixels(picture)
+            overlay_shot = pixels(picture)
+            overlay = below_titles(overlay_shot)
             half = (overlay.shape[1] - 8) // 2  # two panels, a 4-px gap enlarged twice
             assert not np.array_equal(overlay[:, :half], overlay[:, -half:])  # truth and prediction overlays differ
 
             drag_slider_to_start(page, "opacity")
-            plain = wait_for_new_picture(picture, overlay)
+            plain_shot = wait_for_new_picture(picture, overlay_shot)
+            plain = below_titles(plain_shot)
             # Opacity 0: both overlays are the plain image, so the two panels now match pixel for pixel.
             np.testing.assert_array_equal(plain[:, :half], plain[:, -half:])
 
             page.locator("button", has_text="next").click()
-            following = wait_for_new_picture(picture, plain)
+            following = below_titles(wait_for_new_picture(picture, plain_shot))
             assert not np.array_equal(following[:, :half], plain[:, :half])
             page.wait_for_function("document.body.innerText.includes('(2/6)')")
 
