@@ -68,14 +68,25 @@ def colorize(mask: np.ndarray) -> np.ndarray:
     return lut[mask.astype(np.intp)]
 
 
-# Class orders by name: the kit's (official CelebAMask-HQ) and the one of the most-used public BiSeNet code
-# (zllrunning/face-parsing.pytorch) and its derivatives, for masks that come from or go to those tools.
+# FaRL's CelebAMask-HQ labels (the `facer` toolkit, and SegFace after it), in its order, by facer's own names, each
+# with the kit class it names: rr/lr right/left ear, rb/lb brows, re/le eyes, imouth the inner mouth.
+FARL_NAMES: tuple[tuple[str, str], ...] = (
+    ("background", "background"), ("neck", "neck"), ("face", "skin"), ("cloth", "cloth"), ("rr", "r_ear"),
+    ("lr", "l_ear"), ("rb", "r_brow"), ("lb", "l_brow"), ("re", "r_eye"), ("le", "l_eye"), ("nose", "nose"),
+    ("imouth", "mouth"), ("llip", "l_lip"), ("ulip", "u_lip"), ("hair", "hair"), ("eyeg", "eye_g"), ("hat", "hat"),
+    ("earr", "ear_r"), ("neck_l", "neck_l"),
+)
+
+# Class orders by name, as kit class names: the kit's (official CelebAMask-HQ), the one of the most-used public
+# BiSeNet code (zllrunning/face-parsing.pytorch) and its derivatives, and FaRL's, for masks that come from or go
+# to those tools.
 LABEL_ORDERS: dict[str, tuple[str, ...]] = {
     "celebamask": CLASSES,
     "face-parsing.pytorch": (
         "background", "skin", "l_brow", "r_brow", "l_eye", "r_eye", "eye_g", "l_ear", "r_ear", "ear_r",
         "nose", "mouth", "u_lip", "l_lip", "neck", "neck_l", "cloth", "hair", "hat",
     ),
+    "farl": tuple(kit for _, kit in FARL_NAMES),
 }
 
 

@@ -16,7 +16,7 @@ from faceparse_lib.evaluate import predict_image, write_mask
 from faceparse_lib.model import DEMO_MODEL, build_model
 from faceparse_lib.synthetic import make_synthetic_dataset
 
-KIT, BISENET = "celebamask", "face-parsing.pytorch"
+KIT, BISENET, FARL = "celebamask", "face-parsing.pytorch", "farl"
 
 
 def run_command(module, argv):
@@ -40,6 +40,17 @@ def test_both_orders_name_the_same_nineteen_classes():
     assert sorted(LABEL_ORDERS[BISENET]) == sorted(CLASSES) and len(LABEL_ORDERS[BISENET]) == 19
 
 
+def test_farl_order_numbers_the_classes_as_facer_does():
+    assert sorted(LABEL_ORDERS[FARL]) == sorted(CLASSES) and len(LABEL_ORDERS[FARL]) == 19
+    # facer: 0 background, 1 neck, 2 face, 3 cloth, 4 rr, 5 lr, 8 re, 9 le, 11 imouth, 12 llip, 13 ulip, 15 eyeg, 18 neck_l
+    kit = np.array([[0, 17, 1, 18, 9, 8, 5, 4, 10, 12, 11, 3, 16, 255]], dtype=np.uint8)
+    farl = np.array([[0, 1, 2, 3, 4, 5, 8, 9, 11, 12, 13, 15, 18, 255]], dtype=np.uint8)
+    np.testing.assert_array_equal(remap_labels(kit, KIT, FARL), farl)
+    np.testing.assert_array_equal(remap_labels(farl, FARL, KIT), kit)
+    # between the two other tools' orders too: FaRL's hair (14) is face-parsing.pytorch's 17
+    np.testing.assert_array_equal(remap_labels(np.array([[14]], dtype=np.uint8), FARL, BISENET), [[17]])
+
+
 def test_hand_built_mask_maps_hair_nose_and_left_eye_both_ways():
     kit = np.array([[13, 2, 4, 255]], dtype=np.uint8)  # hair, nose, l_eye, ignore
     bisenet = np.array([[17, 10, 4, 255]], dtype=np.uint8)
@@ -56,7 +67,7 @@ def test_every_class_keeps_its_name_across_orders():
     assert np.all(converted[mask == 255] == 255)
 
 
-@pytest.mark.parametrize("source,target", [(KIT, BISENET), (BISENET, KIT)])
+@pytest.mark.parametrize("source,target", [(KIT, BISENET), (BISENET, KIT), (KIT, FARL), (FARL, BISENET)])
 def test_there_and_back_gives_the_same_mask(source, target):
     mask = every_label_mask()
     np.testing.assert_array_equal(remap_labels(remap_labels(mask, source, target), target, source), mask)

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zip", type=Path, default=None, metavar="FILE", help="pack the masks (flat STEM.png) into this zip")
     parser.add_argument("--label-order", choices=tuple(LABEL_ORDERS), default="celebamask",
                         help="class numbering of the written masks (default: celebamask, the kit's; "
-                             "face-parsing.pytorch for tools built on that code)")
+                             "face-parsing.pytorch for tools built on that code, farl for FaRL/facer/SegFace)")
     parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass (default: 4)")
     parser.add_argument("--workers", type=int, default=2, help="image-decoding worker processes (default: 2)")
     parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
