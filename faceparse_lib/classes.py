@@ -68,6 +68,12 @@ def colorize(mask: np.ndarray) -> np.ndarray:
     return lut[mask.astype(np.intp)]
 
 
+def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Blend the colourised mask over an H×W×3 uint8 image."""
+    blended = (1 - alpha) * image.astype(np.float32) + alpha * colorize(mask).astype(np.float32)
+    return blended.round().astype(np.uint8)
+
+
 # FaRL's CelebAMask-HQ labels (the `facer` toolkit, and SegFace after it), in its order, by facer's own names, each
 # with the kit class it names: rr/lr right/left ear, rb/lb brows, re/le eyes, imouth the inner mouth.
 FARL_NAMES: tuple[tuple[str, str], ...] = (

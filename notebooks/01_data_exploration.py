@@ -57,11 +57,11 @@ else:
 from IPython.display import display
 
 from faceparse_lib.classes import CLASSES
-from faceparse_lib.data import FaceParsingDataset, check_dataset, list_pairs, read_pair
-from faceparse_lib.explore import class_closeups
-from faceparse_lib.plots import sample_grid
-from faceparse_lib.weights import count_pixels, reference_counts
-from faceparse_lib.workspace import workspace
+from faceparse_lib.course import workspace
+from faceparse_lib.data import FaceParsingDataset, check_dataset, count_pixels, list_pairs, read_pair
+from faceparse_lib.data.stats import reference_counts
+from faceparse_lib.visual import sample_grid
+from faceparse_lib.visual.closeups import class_closeups
 
 # Settings come from environment variables (FACEPARSE_DATA, FACEPARSE_QUICK, ...); see faceparse_lib/workspace.py.
 ws = workspace()

@@ -62,9 +62,9 @@ else:
 import pandas as pd
 from IPython.display import display
 
+from faceparse_lib.course import save_class_weights, workspace
 from faceparse_lib.data import FaceParsingDataset
-from faceparse_lib.weights import WEIGHT_METHODS, class_weights, count_pixels, reference_counts, weights_record
-from faceparse_lib.workspace import save_class_weights, workspace
+from faceparse_lib.data.stats import WEIGHT_METHODS, class_weights, count_pixels, reference_counts, weights_record
 
 ws = workspace()
 print(ws.summary())

@@ -62,11 +62,11 @@ import torch
 from IPython.display import display
 
 from faceparse_lib.classes import CLASSES
+from faceparse_lib.course import prepare_run_dir, workspace
 from faceparse_lib.data import list_pairs, read_pair
-from faceparse_lib.plots import loss_curves, miou_curve, sample_grid
-from faceparse_lib.train import read_log, train
-from faceparse_lib.transforms import swap_left_right
-from faceparse_lib.workspace import prepare_run_dir, workspace
+from faceparse_lib.data.transforms import swap_left_right
+from faceparse_lib.training import read_log, train
+from faceparse_lib.visual import loss_curves, miou_curve, sample_grid
 
 ws = workspace()
 print(ws.summary())

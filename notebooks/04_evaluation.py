@@ -55,15 +55,14 @@ else:
 
 # %%
 # %matplotlib inline
-import pandas as pd
 from IPython.display import display
 
-from faceparse_lib.checkpoint import load_checkpoint
-from faceparse_lib.classes import CLASSES
+from faceparse_lib.course import ensure_trained_run, hand_in_images, workspace
 from faceparse_lib.data import FaceParsingDataset
-from faceparse_lib.evaluate import evaluate, predict_folder, zip_masks
-from faceparse_lib.viewer import MaskViewer
-from faceparse_lib.workspace import ensure_trained_run, hand_in_images, workspace
+from faceparse_lib.evaluation import evaluate, predict_folder, zip_masks
+from faceparse_lib.models import load_checkpoint
+from faceparse_lib.report.tables import class_iou_comparison, score_comparison
+from faceparse_lib.visual import MaskViewer, confusion_matrix_chart
 
 ws = workspace()
 print(ws.summary())
@@ -93,10 +92,7 @@ display(matrix.table().sort_values("IoU").style.format(precision=3))
 # skin, lips with the mouth, a necklace with the neck, and, if a flip forgot to swap them, left with right.
 
 # %%
-counts = matrix.matrix.cpu().numpy()
-normalised = pd.DataFrame(counts / counts.sum(axis=1, keepdims=True).clip(min=1), index=CLASSES, columns=CLASSES)
-normalised.index.name, normalised.columns.name = "true", "predicted"
-display(normalised.style.background_gradient(cmap="Blues", vmin=0, vmax=1).format("{:.2f}"))
+display(confusion_matrix_chart(matrix))  # Figure 5 of the report
 
 # %% [markdown]
 # ## Flip test-time augmentation
@@ -107,15 +103,9 @@ display(normalised.style.background_gradient(cmap="Blues", vmin=0, vmax=1).forma
 
 # %%
 flipped = evaluate(model, val, tta="flip", progress=True)
-summary = pd.DataFrame({
-    "no TTA": [matrix.miou(), matrix.mean_f1(), matrix.pixel_accuracy()],
-    "flip TTA": [flipped.miou(), flipped.mean_f1(), flipped.pixel_accuracy()],
-}, index=["mIoU", "mean F1", "pixel accuracy"])
-summary["change"] = summary["flip TTA"] - summary["no TTA"]
-display(summary.style.format("{:+.4f}", subset=["change"]).format("{:.4f}", subset=["no TTA", "flip TTA"]))
-per_class = pd.DataFrame({"no TTA": matrix.iou(), "flip TTA": flipped.iou()}, index=CLASSES)
-per_class["change"] = per_class["flip TTA"] - per_class["no TTA"]
-display(per_class.style.format("{:.3f}"))
+compared = {"no TTA": matrix, "flip TTA": flipped}
+display(score_comparison(compared).style.format("{:+.4f}", subset=["change"]).format("{:.4f}", subset=list(compared)))
+display(class_iou_comparison(compared).style.format("{:.3f}"))
 
 # %% [markdown]
 # ## Look at the worst images

@@ -58,12 +58,11 @@ else:
 # overlaid on one figure.
 
 # %%
-from pathlib import Path
 
 from IPython.display import Image, Markdown, display
 
+from faceparse_lib.course import ensure_trained_run, workspace
 from faceparse_lib.report import write_report
-from faceparse_lib.workspace import ensure_trained_run, workspace
 
 ws = workspace()
 print(ws.summary())

@@ -1,12 +1,13 @@
-"""Run by tests/test_train.py under torchrun: trains a few iterations and saves what this rank holds at the end."""
+"""Run by tests/test_loop.py under torchrun: trains a few iterations and saves what this rank holds at the end."""
 
 import sys
 from pathlib import Path
 
 import torch
 
-import faceparse_lib.train as train_module
-from faceparse_lib.train import TrainConfig, train
+import faceparse_lib.training.loop as train_module
+from faceparse_lib.training.config import TrainConfig
+from faceparse_lib.training.loop import train
 
 data_root, run_dir, out_dir = sys.argv[1:4]
 captured = {}

@@ -9,7 +9,7 @@ from typing import Mapping
 import numpy as np
 from PIL import Image
 
-from faceparse_lib.celebamask import IMAGE_DIR, MAPPING_FILE, PART_DIR, PART_SIZE, image_path, part_path
+from faceparse_lib.data.celebamask import IMAGE_DIR, MAPPING_FILE, PART_DIR, PART_SIZE, image_path, part_path
 
 # A part is a box (top, bottom, left, right) in 512×512 mask pixels, or a full array written as it is.
 Part = tuple[int, int, int, int] | np.ndarray

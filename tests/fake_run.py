@@ -37,11 +37,11 @@ def make_fake_run(run_dir: Path, data_root: Path | None = None, class_weights: s
     """A run dir as train leaves it, for the DEMO_MODEL at input size 64; weights counted on `data_root`'s masks."""
     import torch
 
-    from faceparse_lib.checkpoint import save_checkpoint
-    from faceparse_lib.config import DEMO_MODEL
-    from faceparse_lib.model import build_model
-    from faceparse_lib.train import LOG_COLUMNS
-    from faceparse_lib.weights import class_weights as weights_of, count_pixels, weights_record
+    from faceparse_lib.models.checkpoint import save_checkpoint
+    from faceparse_lib.models.names import DEMO_MODEL
+    from faceparse_lib.models.zoo import build_model
+    from faceparse_lib.training.run_files import LOG_COLUMNS
+    from faceparse_lib.data.stats import class_weights as weights_of, count_pixels, weights_record
 
     run_dir.mkdir(parents=True, exist_ok=True)
     config = {"model": DEMO_MODEL, "num_classes": len(CLASSES), "input_size": 64, "class_weights": class_weights,

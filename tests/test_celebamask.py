@@ -7,18 +7,11 @@ import pytest
 from PIL import Image
 
 from fake_celebamask import face_color, write_fake_download
-from faceparse_lib.celebamask import (
-    PAINT_ORDER,
-    SETTINGS_FILE,
-    official_split,
-    part_path,
-    prepare_celebamask,
-    read_mapping,
-    select_subset,
-    split_of,
-)
+from faceparse_lib.data.celebamask import PAINT_ORDER, official_split, part_path, read_mapping, split_of
+from faceparse_lib.data.prepare import SETTINGS_FILE, prepare_celebamask, select_subset
 from faceparse_lib.classes import CLASSES
-from faceparse_lib.data import DatasetError, check_dataset, read_image, read_mask
+from faceparse_lib.data.layout import DatasetError, read_image, read_mask
+from faceparse_lib.data.check import check_dataset
 
 TRAIN = {0: 5, 1: 10}  # CelebA-HQ id -> orig_idx, both in the official train split
 
@@ -310,7 +303,7 @@ def test_final_count_reports_files_from_an_earlier_larger_selection(tmp_path):
 # ---- agreement with the plain official procedure (the benchmark's baseline) --------------------------------
 
 def test_masks_equal_the_plain_official_procedure_and_images_match_closely(tmp_path):
-    from faceparse_lib.benchmarks.prepare import make_fake_download, official_procedure
+    from faceparse_lib.bench.suites.prepare import make_fake_download, official_procedure
 
     raw = make_fake_download(tmp_path / "raw", 3)
     official_procedure(raw, tmp_path / "plain", 3)

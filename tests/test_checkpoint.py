@@ -3,8 +3,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from faceparse_lib.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, resolve_checkpoint, save_checkpoint
-from faceparse_lib.model import DEMO_MODEL, build_model
+from faceparse_lib.models.torch_files import CheckpointError
+from faceparse_lib.models.checkpoint import load_checkpoint, read_checkpoint, resolve_checkpoint, save_checkpoint
+from faceparse_lib.models.names import DEMO_MODEL
+from faceparse_lib.models.zoo import build_model
 
 
 def demo_config(**overrides):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import faceparse_lib.commands
+import faceparse_lib.cli.commands
 from faceparse_lib.cli import COMMANDS, build_parser, command_names, main
 
 
@@ -67,7 +67,7 @@ def test_demo_writes_and_checks_a_synthetic_set(tmp_path, capsys):
 
 
 def test_every_command_module_is_registered_in_workflow_order():
-    modules = {m.name for m in pkgutil.iter_modules(faceparse_lib.commands.__path__) if not m.name.startswith("_")}
+    modules = {m.name for m in pkgutil.iter_modules(faceparse_lib.cli.commands.__path__) if not m.name.startswith("_")}
     assert {path.rsplit(".", 1)[-1] for path in COMMANDS.values()} == modules  # names may differ: convert-labels
     assert all(importlib.util.find_spec(path) is not None for path in COMMANDS.values())
     names = command_names()
@@ -75,12 +75,12 @@ def test_every_command_module_is_registered_in_workflow_order():
 
 
 def _modules_loaded_by(argv):
-    """Run the CLI on `argv` in a fresh interpreter; return the faceparse_lib.commands.* and heavy modules it imported."""
+    """Run the CLI on `argv` in a fresh interpreter; return the faceparse_lib.cli.commands.* and heavy modules it imported."""
     code = (
         "import sys\nfrom faceparse_lib.cli import main\n"
         f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
         "heavy = ('torch', 'pandas', 'timm', 'segmentation_models_pytorch', 'matplotlib')\n"
-        "print(sorted(m for m in sys.modules if m.startswith('faceparse_lib.commands.') or m in heavy))"
+        "print(sorted(m for m in sys.modules if m.startswith('faceparse_lib.cli.commands.') or m in heavy))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return result.stdout.strip().splitlines()[-1]
@@ -91,7 +91,7 @@ def test_help_imports_no_command_and_nothing_heavy():
 
 
 def test_command_help_imports_only_that_command():
-    assert _modules_loaded_by(["check", "--help"]) == "['faceparse_lib.commands.check']"
+    assert _modules_loaded_by(["check", "--help"]) == "['faceparse_lib.cli.commands.check']"
 
 
 # One bad input per command, and a fragment of the message it must give.

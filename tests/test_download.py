@@ -11,8 +11,9 @@ import pytest
 
 from fake_celebamask import write_fake_download, zip_folder
 from faceparse_lib.cli import main
-from faceparse_lib.data import DatasetError, check_dataset
-from faceparse_lib.download import (
+from faceparse_lib.data.layout import DatasetError
+from faceparse_lib.data.check import check_dataset
+from faceparse_lib.data.download import (
     OFFICIAL_ZIP,
     download_official_zip,
     find_raw_root,

@@ -11,14 +11,18 @@ import pytest
 import torch
 from PIL import Image
 
-from faceparse_lib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from faceparse_lib.models.torch_files import CheckpointError
+from faceparse_lib.models.checkpoint import load_checkpoint, save_checkpoint
 from faceparse_lib.classes import CLASSES
-from faceparse_lib.commands import evaluate as evaluate_command
-from faceparse_lib.commands import predict as predict_command
-from faceparse_lib.data import FaceParsingDataset, read_mask
-from faceparse_lib.evaluate import evaluate, predict_image
-from faceparse_lib.model import DEMO_MODEL, build_model
-from faceparse_lib.synthetic import make_synthetic_dataset
+from faceparse_lib.cli.commands import evaluate as evaluate_command
+from faceparse_lib.cli.commands import predict as predict_command
+from faceparse_lib.data.dataset import FaceParsingDataset
+from faceparse_lib.data.layout import read_mask
+from faceparse_lib.evaluation.scoring import evaluate
+from faceparse_lib.evaluation.inference import predict_image
+from faceparse_lib.models.names import DEMO_MODEL
+from faceparse_lib.models.zoo import build_model
+from faceparse_lib.data.synthetic import make_synthetic_dataset
 
 COMMON = ["--workers", "0", "--device", "cpu", "--no-progress"]
 

@@ -11,11 +11,12 @@ pytest.importorskip("onnx", reason="export needs the optional extra: pip install
 pytest.importorskip("onnxscript", reason="export needs the optional extra: pip install faceparse-lib[export]")
 ort = pytest.importorskip("onnxruntime", reason="the parity check needs the optional extra: pip install faceparse-lib[export]")
 
-from faceparse_lib.classes import CLASSES  # noqa: E402
-from faceparse_lib.cli import main  # noqa: E402
-from faceparse_lib.export import export_onnx, read_onnx_metadata  # noqa: E402
-from faceparse_lib.model import DEMO_MODEL, SEED_MODEL, build_model  # noqa: E402
-from faceparse_lib.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize  # noqa: E402
+from faceparse_lib.classes import CLASSES
+from faceparse_lib.cli import main
+from faceparse_lib.models.export import export_onnx, read_onnx_metadata
+from faceparse_lib.models.names import DEMO_MODEL, SEED_MODEL
+from faceparse_lib.models.zoo import build_model
+from faceparse_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
 
 # Two shapes, neither the traced 64×64 one: the TorchScript exporter was found to be right only at the traced size.
 SHAPES = [(1, 96, 96), (2, 80, 112)]
@@ -80,7 +81,7 @@ def test_export_command_writes_an_onnx_file_from_a_run_dir(tmp_path, capsys):
     assert meta["model_name"] == config["model"] and meta["input_size"] == config["input_size"]
 
     # predict takes the .onnx file where it takes the run dir, and writes the same masks.
-    from faceparse_lib.synthetic import make_synthetic_dataset
+    from faceparse_lib.data.synthetic import make_synthetic_dataset
 
     make_synthetic_dataset(tmp_path / "data", n_train=1, n_val=2, size=64)
     images = tmp_path / "data" / "val" / "images"
@@ -100,10 +101,10 @@ def test_export_command_refuses_a_missing_checkpoint(tmp_path, capsys):
 
 
 def test_onnx_file_is_scored_by_the_same_evaluate_code(demo_export, tmp_path):
-    from faceparse_lib.data import FaceParsingDataset
-    from faceparse_lib.evaluate import evaluate
-    from faceparse_lib.export import load_model
-    from faceparse_lib.synthetic import make_synthetic_dataset
+    from faceparse_lib.data.dataset import FaceParsingDataset
+    from faceparse_lib.evaluation.scoring import evaluate
+    from faceparse_lib.models.export import load_model
+    from faceparse_lib.data.synthetic import make_synthetic_dataset
 
     model, path = demo_export
     make_synthetic_dataset(tmp_path / "data", n_train=1, n_val=3, size=64)

@@ -7,14 +7,16 @@ import pytest
 import torch
 from PIL import Image
 
-from faceparse_lib.checkpoint import load_checkpoint, save_checkpoint
+from faceparse_lib.models.checkpoint import load_checkpoint, save_checkpoint
 from faceparse_lib.classes import CLASSES, LABEL_ORDERS, PALETTE, remap_labels
-from faceparse_lib.commands import convert_labels as convert_command
-from faceparse_lib.commands import predict as predict_command
-from faceparse_lib.data import DatasetError, read_mask
-from faceparse_lib.evaluate import predict_image, write_mask
-from faceparse_lib.model import DEMO_MODEL, build_model
-from faceparse_lib.synthetic import make_synthetic_dataset
+from faceparse_lib.cli.commands import convert_labels as convert_command
+from faceparse_lib.cli.commands import predict as predict_command
+from faceparse_lib.data.layout import DatasetError, read_mask
+from faceparse_lib.evaluation.inference import predict_image
+from faceparse_lib.evaluation.masks import write_mask
+from faceparse_lib.models.names import DEMO_MODEL
+from faceparse_lib.models.zoo import build_model
+from faceparse_lib.data.synthetic import make_synthetic_dataset
 
 KIT, BISENET, FARL = "celebamask", "face-parsing.pytorch", "farl"
 

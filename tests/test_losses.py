@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from segmentation_models_pytorch.losses import DiceLoss
 
 from faceparse_lib.classes import IGNORE_INDEX, NUM_CLASSES
-from faceparse_lib.losses import SegmentationLoss
+from faceparse_lib.training.losses import SegmentationLoss
 
 
 def random_batch(seed: int = 0, classes: int = NUM_CLASSES, size: int = 8):

@@ -8,7 +8,7 @@ import torch
 import torch.distributed as dist
 
 from faceparse_lib.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
-from faceparse_lib.metrics import ConfusionMatrix, _pair_counts_numpy, _pair_counts_torch
+from faceparse_lib.evaluation.metrics import ConfusionMatrix, _pair_counts_numpy, _pair_counts_torch
 
 # A hand-checked case with 5 classes: 0..2 are true somewhere, 3 is predicted but never true, 4 is absent from
 # both, and the two ignored pixels carry predictions (3 and 4) that must not count.

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from faceparse_lib.checkpoint import CheckpointError, load_checkpoint
+from faceparse_lib.models.torch_files import CheckpointError
+from faceparse_lib.models.checkpoint import load_checkpoint
 from faceparse_lib.classes import CLASSES, PALETTE
-from faceparse_lib.config import SEED_MODEL
-from faceparse_lib.mmseg import kit_key, load_mmseg_checkpoint, mmseg_key
-from faceparse_lib.model import build_model
-from faceparse_lib.ops import resize
+from faceparse_lib.models.names import SEED_MODEL
+from faceparse_lib.models.mmseg import kit_key, load_mmseg_checkpoint, mmseg_key
+from faceparse_lib.models.zoo import build_model
+from faceparse_lib.models.ops import resize
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mmseg"
 KEYS_FILE = FIXTURES / "mmseg_deeplabv3plus_r50_keys.json"

@@ -12,8 +12,8 @@ import jupytext
 import nbformat
 import pytest
 
-from faceparse_lib import notebooks
-from faceparse_lib.notebooks import (
+from faceparse_lib.course import notebooks
+from faceparse_lib.course.notebooks import (
     PLACEHOLDER,
     REPOSITORY,
     badge_source,

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from faceparse_lib.parallel import (
+from faceparse_lib.data.parallel import (
     MAX_DEFAULT_WORKERS,
     WORKERS_HELP,
     default_workers,

@@ -8,19 +8,14 @@ import torch
 from fake_run import ENVIRONMENT, fake_log, make_fake_run
 
 from faceparse_lib.cli import main
-from faceparse_lib.config import DEMO_MODEL, SEED_MODEL
-from faceparse_lib.metrics import ConfusionMatrix
-from faceparse_lib.model import build_model, count_parameters
-from faceparse_lib.report import (
-    best_val_row,
-    class_weights_table,
-    environment_table,
-    parameter_table,
-    read_run,
-    write_report,
-)
-from faceparse_lib.synthetic import make_synthetic_dataset
-from faceparse_lib.weights import reference_counts
+from faceparse_lib.models.names import DEMO_MODEL, SEED_MODEL
+from faceparse_lib.evaluation.metrics import ConfusionMatrix
+from faceparse_lib.models.zoo import build_model, count_parameters
+from faceparse_lib.report.runs import best_val_row, read_run
+from faceparse_lib.report.tables import class_weights_table, environment_table, parameter_table
+from faceparse_lib.report.writer import write_report
+from faceparse_lib.data.synthetic import make_synthetic_dataset
+from faceparse_lib.data.stats import reference_counts
 
 
 @pytest.fixture(scope="module")

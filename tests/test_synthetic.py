@@ -3,9 +3,11 @@ import pytest
 from PIL import Image
 
 from faceparse_lib.classes import CLASSES, FLIP_PAIRS, NUM_CLASSES
-from faceparse_lib.data import FaceParsingDataset, check_dataset, read_mask
-from faceparse_lib.synthetic import make_synthetic_dataset, synthetic_face
-from faceparse_lib.weights import reference_counts
+from faceparse_lib.data.dataset import FaceParsingDataset
+from faceparse_lib.data.check import check_dataset
+from faceparse_lib.data.layout import read_mask
+from faceparse_lib.data.synthetic import make_synthetic_dataset, synthetic_face
+from faceparse_lib.data.stats import reference_counts
 
 ALWAYS = ("skin", "nose", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear", "mouth", "u_lip", "l_lip",
           "hair", "neck", "cloth")

@@ -8,9 +8,9 @@ import torch.nn.functional as nnf
 from torchvision import tv_tensors
 
 from faceparse_lib.classes import CLASSES, FLIP_PAIRS, IGNORE_INDEX
-from faceparse_lib.data import FaceParsingDataset
-from faceparse_lib.synthetic import make_synthetic_dataset
-from faceparse_lib.transforms import (
+from faceparse_lib.data.dataset import FaceParsingDataset
+from faceparse_lib.data.synthetic import make_synthetic_dataset
+from faceparse_lib.data.transforms import (
     CatMaxRatioCrop,
     JointCompose,
     PadTo,

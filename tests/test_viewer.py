@@ -8,11 +8,12 @@ from PIL import Image
 from torch import nn
 
 from faceparse_lib.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES, PALETTE, colorize
-from faceparse_lib.data import DatasetError, FaceParsingDataset, read_mask
-from faceparse_lib.evaluate import write_mask
-from faceparse_lib.render import ERROR_COLOR, IGNORE_SHADE, image_miou, side_by_side
-from faceparse_lib.synthetic import make_synthetic_dataset
-from faceparse_lib.viewer import RAISE_ENV, MaskViewer, enlarged
+from faceparse_lib.data.layout import DatasetError, read_mask
+from faceparse_lib.data.dataset import FaceParsingDataset
+from faceparse_lib.evaluation.masks import write_mask
+from faceparse_lib.visual.pictures import ERROR_COLOR, IGNORE_SHADE, image_miou, side_by_side
+from faceparse_lib.data.synthetic import make_synthetic_dataset
+from faceparse_lib.visual.viewer import RAISE_ENV, MaskViewer, enlarged
 
 SIZE, N = 64, 4
 SKIN = CLASSES.index("skin")
@@ -78,7 +79,7 @@ def shown_picture(viewer) -> np.ndarray:
 @pytest.mark.parametrize("mode,titles", [("side_by_side", ["image", "ground truth", "prediction"]),
                                          ("overlay", ["ground truth over image", "prediction over image"])])
 def test_every_panel_on_screen_carries_its_title(dataset, predictions, mode, titles):
-    from faceparse_lib.render import TITLE_HEIGHT, panel_titles
+    from faceparse_lib.visual.pictures import TITLE_HEIGHT, panel_titles
 
     viewer = MaskViewer(dataset, predictions_dir=predictions)
     viewer.mode.value = mode
@@ -240,12 +241,12 @@ class BrokenAt:
 def test_a_callback_exception_is_shown_and_logged_not_lost(dataset, caplog, monkeypatch):
     monkeypatch.delenv(RAISE_ENV, raising=False)
     viewer = MaskViewer(BrokenAt(dataset, 2))
-    with caplog.at_level(logging.ERROR, logger="faceparse_lib.viewer"):
+    with caplog.at_level(logging.ERROR, logger="faceparse_lib.visual.viewer"):
         viewer.index.value = 2
     assert isinstance(viewer.last_error, DatasetError)
     assert "masks/00002.png: unreadable" in viewer.error_line.value
     assert viewer.error_line.layout.display != "none"
-    record = next(r for r in caplog.records if r.name == "faceparse_lib.viewer")
+    record = next(r for r in caplog.records if r.name == "faceparse_lib.visual.viewer")
     assert record.exc_info and record.exc_info[0] is DatasetError
 
     viewer.index.value = 1  # the viewer keeps working and clears the message
@@ -269,7 +270,7 @@ def test_worst_order_without_predictions_is_refused(dataset):
 
 def test_predictions_in_the_face_parsing_pytorch_order_are_shown_in_the_kits_order(dataset, predictions, tmp_path):
     from faceparse_lib.classes import remap_labels
-    from faceparse_lib.evaluate import write_mask
+    from faceparse_lib.evaluation.masks import write_mask
 
     for _, mask_path in dataset.pairs:
         write_mask(remap_labels(read_mask(predictions / mask_path.name), "celebamask", "face-parsing.pytorch"),

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faceparse_lib.render import TITLE_HEIGHT
+from faceparse_lib.visual.pictures import TITLE_HEIGHT
 
 NOTEBOOK = Path(__file__).parent / "browser" / "viewer_app.ipynb"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -1,0 +1,93 @@
+"""train()'s time per iteration against a bare PyTorch loop on the same model and batches (the engine's overhead).
+
+On a GPU it also times the `report` preset (the seed model at 512², AMP, channels-last) and projects the
+40,000 iterations of the seed schedule.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from faceparse_lib.training import distributed
+from faceparse_lib.bench import Comparison
+from faceparse_lib.training.config import TrainConfig
+from faceparse_lib.training.losses import SegmentationLoss
+from faceparse_lib.models.zoo import build_model
+from faceparse_lib.data.synthetic import make_synthetic_dataset
+from faceparse_lib.training.loop import train_loader, train
+from faceparse_lib.training.optim import build_optimizer
+from faceparse_lib.training.run_files import read_log
+
+WARMUP = 10  # iterations left out of every timing (first-call allocations, caches)
+
+
+def seconds_per_iteration_of_train(cfg: TrainConfig) -> float:
+    """Wall seconds per iteration of train() between its first and last log rows (no validation in between)."""
+    frame = read_log(train(cfg))
+    rows = frame[frame.kind == "train"]
+    first, last = rows.iloc[0], rows.iloc[-1]
+    return (last.seconds - first.seconds) / (last.iteration - first.iteration)
+
+
+def seconds_per_iteration_of_bare_loop(cfg: TrainConfig) -> float:
+    """The same model, loss, optimizer and batches in a plain loop: forward, loss, backward, step."""
+    env = distributed.Distributed(device=distributed.resolve_device(cfg.device))
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, num_classes=cfg.num_classes).to(env.device).train()
+    loss_fn = SegmentationLoss(aux_weight=cfg.aux_weight).to(env.device)
+    optimizer = build_optimizer(model, cfg)
+    start = None
+    for iteration, (images, masks) in enumerate(train_loader(cfg, env, 0)):
+        if iteration == WARMUP:
+            start = time.perf_counter()
+        loss = loss_fn(model(images.to(env.device)), masks.to(env.device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    if env.device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / (cfg.iterations - WARMUP)
+
+
+def engine_overhead(root: Path, work: Path, iterations: int) -> Comparison:
+    """train() on the cpu preset (validation only at the end, outside the timing) against the bare loop."""
+    cfg = TrainConfig.preset(
+        "cpu", data_root=str(root), run_dir=str(work / "run"), iterations=iterations, log_interval=WARMUP,
+        eval_interval=iterations, checkpoint_interval=iterations, warmup_iterations=0, progress=False,
+    )
+    result = Comparison(f"training iteration, {cfg.model} {cfg.crop_size}px batch {cfg.batch_size} on the CPU",
+                        baseline="bare PyTorch loop", units=cfg.batch_size, unit="images")
+    result.seconds["bare PyTorch loop"] = seconds_per_iteration_of_bare_loop(cfg)
+    result.seconds["train()"] = seconds_per_iteration_of_train(cfg)
+    result.notes["train()"] = "logging, loss terms, NaN check, stop checks, progress off"
+    return result
+
+
+def report_projection(root: Path, work: Path, iterations: int) -> Comparison:
+    """The report preset on the GPU (no pretrained download) and the time its 40,000 iterations would take."""
+    cfg = TrainConfig.preset("report", data_root=str(root), run_dir=str(work / "report"), pretrained=False,
+                             iterations=iterations, log_interval=WARMUP, eval_interval=iterations,
+                             checkpoint_interval=iterations, progress=False)
+    per_iteration = seconds_per_iteration_of_train(cfg)
+    result = Comparison(f"report preset, seed model 512px batch {cfg.batch_size}, AMP + channels-last on "
+                        f"{torch.cuda.get_device_name(0)}", baseline="train() report preset", units=cfg.batch_size,
+                        unit="images")
+    result.seconds["train() report preset"] = per_iteration
+    result.notes["train() report preset"] = f"40,000 iterations ≈ {40_000 * per_iteration / 3600:.1f} h plus validation"
+    return result
+
+
+def run(quick: bool) -> list[Comparison]:
+    """Engine overhead on the CPU; on a GPU the report preset's projection too."""
+    iterations = 40 if quick else 150
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        root = make_synthetic_dataset(work / "synth", 32, 4, size=256 if quick else 512, seed=0)
+        results = [engine_overhead(root, work, iterations)]
+        if torch.cuda.is_available():
+            results.append(report_projection(root, work, 30 if quick else 100))
+    return results

@@ -1,0 +1,37 @@
+"""Write the report's tables, figures and report.md from one or more run dirs (the first is reported, the rest compared)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR",
+                        help="run dirs written by train; several are overlaid on one mIoU curve")
+    parser.add_argument("--out", type=Path, default=Path("report"), metavar="DIR",
+                        help="where report.md, figures/ and tables/ go (default: report)")
+    parser.add_argument("--data-root", type=Path, default=None, metavar="ROOT",
+                        help="dataset whose val split scores the best checkpoint (default: the run's data_root)")
+    parser.add_argument("--samples", type=int, default=4, help="val images in the sample-predictions figure (default: 4)")
+    parser.add_argument("--device", default="cpu", help="device for scoring the checkpoint (default: cpu)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from faceparse_lib.models.torch_files import CheckpointError
+    from faceparse_lib.data.layout import DatasetError
+    from faceparse_lib.report.writer import write_report
+
+    try:
+        report = write_report(args.run_dirs, args.out, data_root=args.data_root, samples=args.samples,
+                              device=args.device, progress=not args.no_progress)
+    except (FileNotFoundError, ValueError, DatasetError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for sub in ("tables", "figures"):
+        names = sorted(p.name for p in (report.parent / sub).iterdir())
+        print(f"{report.parent / sub}: {', '.join(names)}")
+    print(f"wrote {report}")
+    return 0

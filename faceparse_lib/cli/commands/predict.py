@@ -1,0 +1,53 @@
+"""Predict a mask for every image in a folder (palette PNGs at each image's size, same stem), ready to hand in."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from faceparse_lib.classes import LABEL_ORDERS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CKPT", help="a run dir (its best.pt, else last.pt), a .pt file or an exported .onnx file")
+    parser.add_argument("in_dir", type=Path, metavar="IN_DIR", help="folder of .jpg/.png face images")
+    parser.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder for the masks (STEM.png)")
+    parser.add_argument("--tta", choices=("flip",), default=None, help="average with the mirrored image (left/right classes swapped back)")
+    parser.add_argument("--scales", type=float, nargs="+", metavar="S", default=None,
+                        help="multi-scale factors relative to the model's input size, e.g. 0.75 1 1.25")
+    parser.add_argument("--input-size", type=int, default=None, metavar="PX",
+                        help="run the model at PX×PX (default: the size it was trained at; 0 = each image's own size)")
+    parser.add_argument("--overlays", type=Path, default=None, metavar="DIR", help="also write colour overlays here")
+    parser.add_argument("--zip", type=Path, default=None, metavar="FILE", help="pack the masks (flat STEM.png) into this zip")
+    parser.add_argument("--label-order", choices=tuple(LABEL_ORDERS), default="celebamask",
+                        help="class numbering of the written masks (default: celebamask, the kit's; "
+                             "face-parsing.pytorch for tools built on that code, farl for FaRL/facer/SegFace)")
+    parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass (default: 4)")
+    parser.add_argument("--workers", type=int, default=2, help="image-decoding worker processes (default: 2)")
+    parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from faceparse_lib.cli.commands.evaluate import default_device
+    from faceparse_lib.evaluation.masks import predict_folder, zip_masks
+    from faceparse_lib.models.export import load_model
+
+    model = load_model(args.checkpoint, device=args.device or default_device())
+    if args.input_size is not None:
+        model.input_size = args.input_size or None
+    summary = predict_folder(model, args.in_dir, args.out_dir, tta=args.tta, scales=args.scales,
+                             overlay_dir=args.overlays, batch_size=args.batch_size, workers=args.workers,
+                             progress=not args.no_progress, label_order=args.label_order)
+    print(f"wrote {len(summary.masks)} masks to {args.out_dir}"
+          + (f" and {len(summary.overlays)} overlays to {args.overlays}" if args.overlays else ""))
+    if args.zip is not None:
+        zip_masks(summary.masks, args.zip)
+        print(f"packed {len(summary.masks)} masks into {args.zip}")
+    for _, reason in summary.failed:
+        print(f"error: {reason}", file=sys.stderr)
+    if summary.failed:
+        print(f"error: {len(summary.failed)} input(s) not predicted (listed above)", file=sys.stderr)
+        return 1
+    return 0

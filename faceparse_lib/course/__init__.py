@@ -1,0 +1,9 @@
+"""What the course notebooks share: the workspace (settings, data, run dirs) and the notebooks' generated cells."""
+
+from faceparse_lib import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "workspace": "shared", "prepare_run_dir": "shared", "ensure_trained_run": "shared",
+    "ensure_class_weights": "shared", "save_class_weights": "shared", "weights_record_for": "shared",
+    "hand_in_images": "shared",
+})

@@ -1,0 +1,15 @@
+"""Files and datasets: the course layout and its readers, the checker, the official download, the synthetic set,
+class weights (torch-free), then the torch `Dataset`, joint transforms and the seeded training stream."""
+
+from faceparse_lib import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "DatasetError": "layout", "read_image": "layout", "read_mask": "layout", "read_pair": "layout",
+    "list_pairs": "layout", "SPLITS": "layout",
+    "check_dataset": "check",
+    "prepare_celebamask": "prepare", "get_celebamask": "download",
+    "make_synthetic_dataset": "synthetic",
+    "count_pixels": "stats", "class_weights": "stats",
+    "FaceParsingDataset": "dataset",
+    "hflip": "transforms", "train_transform": "transforms", "eval_transform": "transforms", "normalize": "transforms",
+})

@@ -1,0 +1,59 @@
+"""The course's rule sets as data: the 2022 seed edition and today's challenge (editions of 2025 and 2026).
+
+One place for what each edition hands out and asks: data sizes, whether val has masks, the metric that ranks a
+model, the parameter cap, whether pretrained weights are allowed. Torch-free, so every layer can read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """What one edition of the course hands out and asks for."""
+
+    name: str
+    title: str
+    train_images: int
+    val_images: int
+    test_images: int
+    val_has_masks: bool
+    metric: str  # "miou" (mmsegmentation's) or "fscore" (the challenge's per-image F-score)
+    max_parameters: int | None  # a model must have fewer than this many parameters (None: no cap)
+    pretrained_allowed: bool
+    ensembles_allowed: bool
+
+    def check_model(self, parameters: int, pretrained: bool, model: str = "the model") -> None:
+        """Raise ValueError naming the rule when a model of `parameters` (pretrained or not) breaks this rule set."""
+        if self.max_parameters is not None and parameters >= self.max_parameters:
+            raise ValueError(
+                f"{model} has {parameters:,} parameters; the {self.title} rules ask for fewer than "
+                f"{self.max_parameters:,} (sum(p.numel() for p in model.parameters())): over by "
+                f"{parameters - self.max_parameters + 1:,}"
+            )
+        if pretrained and not self.pretrained_allowed:
+            raise ValueError(f"{model} with pretrained=True: the {self.title} rules ask for training from scratch "
+                             "(no pretrained weights, no external data)")
+
+
+RULE_SETS: dict[str, RuleSet] = {
+    "seed": RuleSet(
+        name="seed", title="2022 seed-report", train_images=5000, val_images=1000, test_images=1000,
+        val_has_masks=True, metric="miou", max_parameters=None, pretrained_allowed=True, ensembles_allowed=True,
+    ),
+    "challenge": RuleSet(
+        name="challenge", title="2025/2026 challenge", train_images=1000, val_images=100, test_images=100,
+        val_has_masks=False, metric="fscore", max_parameters=1_821_085, pretrained_allowed=False,
+        ensembles_allowed=False,
+    ),
+}
+METRIC_TITLES = {"miou": "mIoU", "fscore": "F-score (per image)"}
+
+
+def rule_set(name: str) -> RuleSet:
+    """The rule set `name`, or ValueError listing the known ones."""
+    try:
+        return RULE_SETS[name]
+    except KeyError:
+        raise ValueError(f"unknown rule set {name!r}; choose from {', '.join(RULE_SETS)}") from None

@@ -1,0 +1,177 @@
+"""A training run as the report reads it (config, log, class weights, saved evaluation) and its best model's scores."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from faceparse_lib.classes import CLASSES
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE, LOG_FILE, WEIGHTS_FILE, EVAL_FILE = "config.json", "log.csv", "class_weights.json", "eval_val.json"
+SAMPLE_IMAGES = 4
+
+
+@dataclass
+class Run:
+    """What a run dir holds: its config, training log and (for a weighted run) class-weight record."""
+
+    path: Path
+    config: dict[str, Any]
+    log: pd.DataFrame
+    weights: dict[str, Any] | None = None
+    eval_record: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.path.resolve().name
+
+    @property
+    def label(self) -> str:
+        """Run name with its model and class-weight rule, for legends and tables."""
+        weights = self.config.get("class_weights") or "none"
+        return f"{self.name} ({self.config.get('model', '?')}, weights {weights})"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+
+
+def read_run(run_dir: str | Path) -> Run:
+    """A run dir's files; FileNotFoundError naming the file when log.csv or config.json is missing."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: run dir not found")
+    log_path, config_path = path / LOG_FILE, path / CONFIG_FILE
+    for required in (log_path, config_path):
+        if not required.is_file():
+            raise FileNotFoundError(f"{required}: not found; expected a run dir written by train (config.json, log.csv)")
+    try:
+        frame = pd.read_csv(log_path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as err:
+        raise ValueError(f"{log_path}: not a readable CSV ({err})") from err
+    missing = [c for c in ("kind", "iteration", "loss", "miou") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{log_path}: missing columns {', '.join(missing)}; expected the header train writes")
+    weights_path, eval_path = path / WEIGHTS_FILE, path / EVAL_FILE
+    weights = _read_json(weights_path) if weights_path.is_file() else None
+    eval_record = _read_json(eval_path) if eval_path.is_file() else None
+    return Run(path, _read_json(config_path), frame, weights, eval_record)
+
+
+def val_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The validation rows of a log (those with an mIoU), by iteration."""
+    return frame[(frame["kind"] == "val") & frame["miou"].notna()].sort_values("iteration")
+
+
+def best_val_row(frame: pd.DataFrame) -> pd.Series | None:
+    """The validation row with the highest mIoU (the first, if tied), or None before any validation."""
+    rows = val_rows(frame)
+    return None if rows.empty else rows.loc[rows["miou"].idxmax()]
+
+
+# --- Table 1: model structure and parameters ---
+
+
+# --- per-class scores and the confusion matrix of the best checkpoint ---
+
+
+@dataclass
+class Scores:
+    """Per-class scores of a run's best model and where they came from."""
+
+    iou: np.ndarray
+    f1: np.ndarray | None
+    matrix: Any | None  # ConfusionMatrix
+    source: str
+
+
+def log_scores(run: Run) -> Scores | None:
+    """Per-class IoU of the best validation row of log.csv (the log holds no per-class F1)."""
+    best = best_val_row(run.log)
+    columns = [f"iou_{name}" for name in CLASSES]
+    if best is None or any(c not in best.index for c in columns):
+        return None
+    iou = best[columns].to_numpy(dtype=np.float64)
+    return Scores(iou, None, None, f"{LOG_FILE}, best validation (iteration {int(best['iteration']):,})")
+
+
+def scores_of_matrix(matrix: Any, source: str) -> Scores:
+    """Scores read from a ConfusionMatrix."""
+    return Scores(np.asarray(matrix.iou()), np.asarray(matrix.f1()), matrix, source)
+
+
+def checkpoint_iteration(run: Run) -> int | None:
+    """The iteration of the checkpoint the report scores (best.pt, else last.pt), or None without one."""
+    from faceparse_lib.models.torch_files import CheckpointError
+    from faceparse_lib.models.checkpoint import read_checkpoint, resolve_checkpoint
+
+    try:
+        return read_checkpoint(resolve_checkpoint(run.path)).get("iteration")
+    except CheckpointError:
+        return None
+
+
+def saved_eval_scores(run: Run) -> Scores | None:
+    """The scores `python -m faceparse_lib evaluate` saved beside the checkpoint (eval_val.json), if any."""
+    from faceparse_lib.evaluation.metrics import ConfusionMatrix
+
+    record = run.eval_record
+    if not record or "confusion" not in record:
+        return None
+    current = checkpoint_iteration(run)
+    if current is not None and record.get("checkpoint_iteration") != current:
+        log.info("%s: made from iteration %s, the checkpoint is at %s; re-scoring", run.path / EVAL_FILE,
+                 record.get("checkpoint_iteration"), current)
+        return None
+    matrix = ConfusionMatrix.from_state_dict(record["confusion"])
+    checkpoint = Path(record.get("checkpoint", "?")).name
+    return scores_of_matrix(matrix, f"{EVAL_FILE} ({checkpoint} on {record.get('images', '?')} val images)")
+
+
+def val_data_root(run: Run, data_root: str | Path | None) -> Path | None:
+    """The dataset root to evaluate on: the one given, else the run's, when it has val images and masks."""
+    root = Path(data_root) if data_root is not None else Path(run.config.get("data_root") or "")
+    if data_root is not None and not (root / "val" / "masks").is_dir():
+        raise FileNotFoundError(f"{root / 'val' / 'masks'}: not found; --data-root must be a dataset in the course layout")
+    return root if str(root) and (root / "val" / "masks").is_dir() else None
+
+
+def evaluate_run(run: Run, root: Path, device: str = "cpu", progress: bool = False) -> tuple[Scores, Any]:
+    """Scores of the run's best checkpoint on root's val split, and the loaded model (for sample predictions)."""
+    from faceparse_lib.models.checkpoint import load_checkpoint, resolve_checkpoint
+    from faceparse_lib.data.dataset import FaceParsingDataset
+    from faceparse_lib.evaluation.scoring import evaluate
+
+    checkpoint = resolve_checkpoint(run.path)
+    model = load_checkpoint(checkpoint, device=device)
+    dataset = FaceParsingDataset(root, "val")
+    matrix = evaluate(model, dataset, progress=progress)
+    return scores_of_matrix(matrix, f"{checkpoint.name} evaluated on {len(dataset)} val images of {root}"), model
+
+
+def sample_predictions(model: Any, root: Path, count: int = SAMPLE_IMAGES) -> tuple[list[tuple], list[str]]:
+    """(image, truth, prediction) for `count` val images spread over the split, and a title for each."""
+    from faceparse_lib.data.dataset import FaceParsingDataset
+    from faceparse_lib.evaluation.inference import predict_image
+    from faceparse_lib.visual.pictures import image_miou
+
+    dataset = FaceParsingDataset(root, "val")
+    picks = np.unique(np.linspace(0, len(dataset) - 1, num=min(count, len(dataset))).round().astype(int))
+    samples, titles = [], []
+    for index in picks:
+        image, mask = dataset[int(index)]
+        pred = predict_image(model, image)
+        samples.append((image, mask, pred))
+        titles.append(f"{dataset.pairs[int(index)][0].stem}\nmIoU {image_miou(mask, pred):.3f}")
+    return samples, titles

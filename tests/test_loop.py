@@ -1,0 +1,309 @@
+import csv
+import json
+import pytest
+import torch
+
+from faceparse_lib.models import checkpoint as ckpt
+from faceparse_lib.data.batches import StreamBatchSampler
+from faceparse_lib.data.synthetic import make_synthetic_dataset
+from faceparse_lib.training.run_files import LOG_COLUMNS, read_log
+from faceparse_lib.training.config import PRESETS, TrainConfig, lr_at
+from faceparse_lib.training.loop import TrainingDiverged, train
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    return make_synthetic_dataset(tmp_path_factory.mktemp("data") / "synth", 6, 3, size=64, seed=3)
+
+
+def tiny_config(root, run_dir, **overrides):
+    """The cpu preset shrunk to seconds, with the report's full augmentation so its randomness is exercised."""
+    values = dict(
+        data_root=str(root), run_dir=str(run_dir), input_size=None, crop_size=48, ratio_range=(0.5, 2.0),
+        photometric=True, batch_size=2, iterations=4, eval_interval=2, checkpoint_interval=1, log_interval=1,
+        eval_batch_size=2, warmup_iterations=1, progress=False, workers=0,
+    )
+    values.update(overrides)
+    return TrainConfig.preset("cpu", **values)
+
+
+def final_weights(run_dir):
+    return ckpt.read_checkpoint(run_dir / ckpt.LAST)["model"]
+
+
+def max_difference(a, b):
+    assert a.keys() == b.keys()
+    return max(float((a[k].double() - b[k].double()).abs().max()) for k in a if a[k].numel())
+
+
+def log_rows(run_dir):
+    with open(run_dir / "log.csv", newline="") as handle:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)]
+
+
+class StopAt:
+    """A callback that interrupts training (as Ctrl-C would) once `iteration` has been logged."""
+
+    def __init__(self, iteration):
+        self.iteration = iteration
+
+    def __call__(self, row):
+        if row["kind"] == "train" and row["iteration"] == self.iteration:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["in-memory", "from-disk"])
+def test_two_plus_two_resumed_iterations_equal_four_straight(tiny_root, tmp_path, cached):
+    straight = train(tiny_config(tiny_root, tmp_path / "straight", cache_data=cached))
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tiny_root, tmp_path / "resumed", cache_data=cached), callback=StopAt(2))
+    assert ckpt.read_checkpoint(tmp_path / "resumed" / ckpt.LAST)["iteration"] == 2
+    resumed = train(tiny_config(tiny_root, tmp_path / "resumed", cache_data=cached))
+    assert max_difference(final_weights(straight), final_weights(resumed)) <= 1e-6
+    assert log_rows(straight) == log_rows(resumed)  # the log continues as if nothing happened
+
+
+def test_first_log_row_after_a_resume_averages_the_same_iterations_as_a_straight_run(tiny_root, tmp_path):
+    straight = train(tiny_config(tiny_root, tmp_path / "straight", log_interval=4, eval_interval=4))
+    stopped = train(tiny_config(tiny_root, tmp_path / "resumed", log_interval=4, eval_interval=4, time_limit_minutes=0.0))
+    assert ckpt.read_checkpoint(stopped / ckpt.LAST)["iteration"] == 1  # mid log interval, as a stop button leaves it
+    resumed = train(tiny_config(tiny_root, tmp_path / "resumed", log_interval=4, eval_interval=4))
+    assert log_rows(straight) == log_rows(resumed)  # loss, loss_out and loss_aux of iterations 1..4, not 2..4
+
+
+@pytest.mark.parametrize("before,after", [("off", "fp16"), ("fp16", "off")])
+def test_a_run_resumes_across_fp16_loss_scaling_on_and_off(tiny_root, tmp_path, before, after):
+    with pytest.raises(KeyboardInterrupt):  # e.g. started on a CPU runtime, continued on a GPU one
+        train(tiny_config(tiny_root, tmp_path / "run", amp=before), callback=StopAt(2))
+    run_dir = train(tiny_config(tiny_root, tmp_path / "run", amp=after))
+    assert ckpt.read_checkpoint(run_dir / ckpt.LAST)["iteration"] == 4
+
+
+def test_warm_up_hands_over_to_the_poly_decay_without_a_jump():
+    cfg = TrainConfig.preset("cpu")
+    rates = [lr_at(cfg, t) for t in range(cfg.iterations)]
+    steps = [abs(b - a) for a, b in zip(rates, rates[1:])]
+    warmup = cfg.warmup_iterations
+    assert rates[warmup] == pytest.approx(cfg.lr)  # the decay starts where the warm-up ends
+    assert max(steps[warmup - 1:]) <= cfg.lr / warmup  # no step after it is larger than a warm-up step
+    assert rates[-1] > cfg.min_lr and lr_at(cfg, cfg.iterations) == pytest.approx(cfg.min_lr)
+
+
+def test_resume_drops_log_rows_written_after_the_last_checkpoint(tiny_root, tmp_path):
+    cfg = tiny_config(tiny_root, tmp_path / "run", checkpoint_interval=2, eval_interval=4)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, callback=StopAt(3))  # the interrupt saves iteration 3; pretend it was killed instead
+    state = ckpt.read_checkpoint(tmp_path / "run" / ckpt.LAST)
+    assert state["iteration"] == 3
+    rows = log_rows(tmp_path / "run")
+    assert [int(r["iteration"]) for r in rows if r["kind"] == "train"] == [1, 2, 3]
+
+
+def test_log_has_train_and_val_rows_with_per_class_iou(tiny_root, tmp_path):
+    run_dir = train(tiny_config(tiny_root, tmp_path / "run"))
+    frame = read_log(run_dir)
+    assert list(frame.columns) == LOG_COLUMNS
+    train_rows, val_rows = frame[frame.kind == "train"], frame[frame.kind == "val"]
+    assert list(train_rows.iteration) == [1, 2, 3, 4]
+    assert list(val_rows.iteration) == [2, 4]
+    assert val_rows[["val_loss", "miou", "mean_f1", "pixel_accuracy", "iou_skin"]].notna().all().all()
+    assert train_rows[["loss", "loss_out", "lr"]].notna().all().all()
+    assert (train_rows.lr.diff().dropna() <= 0).all()  # poly decay after the one warm-up step
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["iterations"] == 4 and "torch" in saved["environment"]
+    best = ckpt.read_checkpoint(run_dir / ckpt.BEST)
+    assert best["best_score"] == pytest.approx(val_rows.miou.max())
+    assert (run_dir / "class_weights.json").is_file()
+
+
+def test_best_checkpoint_loads_as_a_model_that_knows_its_input_size(tiny_root, tmp_path):
+    run_dir = train(tiny_config(tiny_root, tmp_path / "run", input_size=32, crop_size=32))
+    model = ckpt.load_checkpoint(run_dir)
+    assert model.input_size == 32 and not model.training
+
+
+def test_non_finite_loss_stops_with_the_iteration_and_terms_and_keeps_the_last_good_checkpoint(tiny_root, tmp_path, monkeypatch):
+    from faceparse_lib.training.losses import SegmentationLoss
+
+    original = SegmentationLoss.terms
+    calls = {"n": 0}
+
+    def poisoned(self, outputs, target):
+        terms = original(self, outputs, target)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            terms["ce"] = terms["ce"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(SegmentationLoss, "terms", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"iteration 3: loss is nan \(main nan"):
+        train(tiny_config(tiny_root, tmp_path / "run", eval_interval=100))
+    last = ckpt.read_checkpoint(tmp_path / "run" / ckpt.LAST)
+    assert last["iteration"] == 2
+    assert all(torch.isfinite(v).all() for v in last["model"].values() if v.is_floating_point())
+
+
+def test_time_limit_stops_cleanly_with_a_checkpoint(tiny_root, tmp_path):
+    run_dir = train(tiny_config(tiny_root, tmp_path / "run", time_limit_minutes=0.0, iterations=50))
+    assert ckpt.read_checkpoint(run_dir / ckpt.LAST)["iteration"] == 1
+
+
+def test_resuming_with_other_settings_is_refused(tiny_root, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tiny_root, tmp_path / "run"), callback=StopAt(1))
+    with pytest.raises(ValueError, match="another run.*lr"):
+        train(tiny_config(tiny_root, tmp_path / "run", lr=0.5))
+
+
+def test_report_preset_is_the_seed_schedule():
+    cfg = TrainConfig.preset("report")
+    assert (cfg.model, cfg.iterations, cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay) == (
+        "deeplabv3plus_r50", 40_000, "sgd", 0.01, 0.9, 5e-4)
+    assert (cfg.poly_power, cfg.min_lr, cfg.aux_weight, cfg.eval_interval) == (0.9, 1e-4, 0.4, 4000)
+    assert (cfg.crop_size, cfg.ratio_range, cfg.cat_max_ratio, cfg.flip_p, cfg.photometric) == (512, (0.5, 2.0), 0.75, 0.5, True)
+    assert cfg.class_weights == "log2"
+    assert lr_at(cfg, 0) == pytest.approx(0.01)
+    assert lr_at(cfg, 40_000) == pytest.approx(1e-4)
+    assert lr_at(cfg, 20_000) == pytest.approx(1e-4 + (0.01 - 1e-4) * 0.5**0.9)
+
+
+def test_unknown_preset_and_config_fields_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="cpu, report|report, cpu"):
+        TrainConfig.preset("fast")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"lr": 0.1, "learning_rate": 0.1}))
+    with pytest.raises(ValueError, match="learning_rate"):
+        TrainConfig.load(path)
+
+
+def test_config_round_trips_through_its_json(tmp_path):
+    cfg = TrainConfig.preset("cpu", lr=0.02)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg.__dict__))
+    assert TrainConfig.load(path) == cfg
+
+
+def test_stream_batches_depend_only_on_the_iteration():
+    whole = list(StreamBatchSampler(10, 3, start=0, stop=8, seed=1))
+    tail = list(StreamBatchSampler(10, 3, start=5, stop=8, seed=1))
+    assert whole[5:] == tail
+    first_epoch = [i for batch in whole for i, _ in batch][:10]
+    assert sorted(first_epoch) == list(range(10))  # the first epoch visits every sample once
+    seeds = [s for batch in whole for _, s in batch]
+    assert len(set(seeds)) == len(seeds)
+
+
+def test_ranks_split_one_global_batch():
+    rank0 = list(StreamBatchSampler(8, 2, 0, 2, seed=0, world_size=2, rank=0))
+    rank1 = list(StreamBatchSampler(8, 2, 0, 2, seed=0, world_size=2, rank=1))
+    first_epoch = [i for b in rank0 + rank1 for i, _ in b]
+    assert sorted(first_epoch) == list(range(8))
+
+
+def test_cpu_preset_fits_a_cpu_and_the_parameter_budget():
+    from faceparse_lib.models.zoo import PARAMETER_BUDGET, build_model, count_parameters
+
+    cfg = TrainConfig.preset("cpu")
+    assert cfg.device == "cpu" and cfg.cache_data and cfg.input_size == cfg.crop_size
+    assert count_parameters(build_model(cfg.model)) <= PARAMETER_BUDGET
+    assert lr_at(cfg, 0) < lr_at(cfg, cfg.warmup_iterations - 1) == pytest.approx(cfg.lr)  # linear warm-up
+    assert set(PRESETS) == {"report", "cpu", "challenge"}
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_hold_the_same_weights_and_report_the_single_process_miou(tiny_root, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from faceparse_lib.training import distributed
+    from faceparse_lib.data.batches import CachedPairs
+    from faceparse_lib.data.layout import list_pairs
+    from faceparse_lib.training.losses import SegmentationLoss
+    from faceparse_lib.models.zoo import build_model
+    from faceparse_lib.training.validation import validate
+
+    worker = Path(__file__).with_name("ddp_worker.py")
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
+               str(worker), str(tiny_root), str(tmp_path / "run"), str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    assert max_difference(ranks[0]["weights"], ranks[1]["weights"]) == 0
+    assert ranks[0]["row"]["miou"] == ranks[1]["row"]["miou"]
+
+    cfg = TrainConfig.load(tmp_path / "run" / "config.json")
+    model = build_model(cfg.model)
+    model.load_state_dict(ranks[0]["weights"])
+    alone = validate(model, CachedPairs(list_pairs(tiny_root, "val"), cfg.input_size, resize_masks=False),
+                     SegmentationLoss(), cfg, distributed.Distributed())
+    assert alone["miou"] == pytest.approx(ranks[0]["row"]["miou"], abs=1e-12)
+    assert final_weights(tmp_path / "run").keys() == ranks[0]["weights"].keys()
+
+
+def parse_train_flags(argv):
+    import argparse
+
+    from faceparse_lib.cli.commands import train as command
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    return command.config_from_args(parser.parse_args(argv))
+
+
+def test_train_command_flags_override_the_preset_and_none_means_none(tmp_path):
+    cfg = parse_train_flags(["--preset", "report", "--class-weights", "none", "--lr", "0.02",
+                             "--run-dir", str(tmp_path / "run"), "--ratio-range", "0.75", "1.5"])
+    assert cfg.class_weights is None and cfg.lr == 0.02 and cfg.ratio_range == (0.75, 1.5)
+    assert cfg.iterations == 40_000  # untouched fields keep the preset's value
+    assert parse_train_flags(["--run-dir", str(tmp_path / "other")]).class_weights == "log2"
+
+
+def test_bare_train_command_resumes_the_default_run_dir_with_its_own_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / TrainConfig.run_dir
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps(TrainConfig.preset("report", data_root="data").__dict__))
+    cfg = parse_train_flags([])
+    assert cfg.model == PRESETS["report"]["model"] and cfg.iterations == 40_000
+
+
+def test_challenge_rules_refuse_a_model_at_the_cap_or_pretrained_before_any_work(tiny_root, tmp_path):
+    with pytest.raises(ValueError, match="fewer than 1,821,085.*over by 41,768,794"):
+        train(tiny_config(tiny_root, tmp_path / "big", rules="challenge", model="deeplabv3plus_r50"))
+    with pytest.raises(ValueError, match="from scratch"):
+        train(tiny_config(tiny_root, tmp_path / "pre", rules="challenge", pretrained=True))
+    assert not (tmp_path / "big").exists() and not (tmp_path / "pre").exists()
+
+
+def test_challenge_run_validates_on_a_holdout_and_keeps_best_pt_by_the_fscore(tiny_root, tmp_path):
+    cfg = tiny_config(tiny_root, tmp_path / "run", rules="challenge", holdout=2, loss="ce+lovasz", ema_decay=0.5,
+                      rotate_degrees=10.0, iterations=6, eval_interval=2)
+    run_dir = train(cfg)
+    held = json.loads((run_dir / "holdout.json").read_text())["stems"]
+    assert len(held) == 2
+    val = read_log(run_dir).query("kind == 'val'")
+    assert val["fscore"].between(0, 1).all() and read_log(run_dir).query("kind == 'train'")["loss_extra"].notna().all()
+    best = ckpt.read_checkpoint(run_dir / ckpt.BEST)
+    assert best["best_score"] == pytest.approx(val["fscore"].max())  # chosen by the F-score, not mIoU
+    assert best["iteration"] == int(val.loc[val["fscore"].idxmax(), "iteration"])
+    assert "ema" in best  # evaluate and predict load the EMA weights
+
+
+def test_challenge_preset_fits_the_rules():
+    from faceparse_lib.data.rules import RULE_SETS
+    from faceparse_lib.models.zoo import build_model, count_parameters
+
+    cfg, rules = TrainConfig.preset("challenge"), RULE_SETS["challenge"]
+    assert cfg.rules == "challenge" and not cfg.pretrained and cfg.holdout > 0 and cfg.rotate_degrees > 0
+    assert count_parameters(build_model(cfg.model)) < rules.max_parameters
+    assert cfg.loss != "ce" and cfg.ema_decay

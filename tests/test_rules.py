@@ -1,0 +1,23 @@
+"""The course's rule sets: the seed edition and today's challenge, and the checks a run must pass."""
+
+import pytest
+
+from faceparse_lib.data.rules import RULE_SETS, rule_set
+
+
+def test_the_challenge_caps_parameters_below_1821085_and_bans_pretraining():
+    rules = rule_set("challenge")
+    assert (rules.train_images, rules.val_images, rules.val_has_masks, rules.metric) == (1000, 100, False, "fscore")
+    rules.check_model(1_821_084, pretrained=False)  # one under the cap is fine
+    with pytest.raises(ValueError, match="fewer than 1,821,085.*over by 1"):
+        rules.check_model(1_821_085, pretrained=False)  # "fewer than": the cap itself is over
+    with pytest.raises(ValueError, match="from scratch"):
+        rules.check_model(100, pretrained=True)
+
+
+def test_the_seed_edition_ranks_by_miou_without_a_cap():
+    rules = RULE_SETS["seed"]
+    assert rules.metric == "miou" and rules.max_parameters is None and rules.pretrained_allowed
+    rules.check_model(43_589_878, pretrained=True)
+    with pytest.raises(ValueError, match="challenge, seed|seed, challenge"):
+        rule_set("2024")
