@@ -74,16 +74,23 @@ print(ws.summary())
 # %% [markdown]
 # ## The config cell
 #
-# `ws.train_config()` is the preset (`report`: the seed report's DeepLabV3+ schedule for a GPU; `cpu`: a
-# small model at 128 px that trains in minutes) with the data and run dir filled in. Override any field
-# here, for example `ws.train_config(iterations=20_000, lr=0.005)`, or from the environment
-# (FACEPARSE_PRESET, FACEPARSE_ITERATIONS, FACEPARSE_RUN_DIR).
+# The **rules** come first: `challenge` (today's course: a model under 1,821,085 parameters, trained from
+# scratch, ranked by the per-image F-score, validated on 100 training images held out because val has no
+# masks) or `seed` (the 2022 edition of the seed report: ImageNet weights, mIoU). Set FACEPARSE_RULES=seed
+# for the 2022 edition; `train` refuses a config that breaks its rules before any work.
+#
+# `ws.train_config()` is the preset (`challenge`: a model under the cap with the full augmentation, Lovász
+# and an EMA on a T4; `report`: the seed report's DeepLabV3+ schedule; `cpu`: a small model at 128 px that
+# trains in minutes) with the rules, data and run dir filled in. Override any field here, for example
+# `ws.train_config(iterations=20_000, lr=0.005)`, or from the environment (FACEPARSE_RULES, FACEPARSE_PRESET,
+# FACEPARSE_ITERATIONS, FACEPARSE_RUN_DIR).
 
 # %%
 cfg = ws.train_config()
-print(f"model {cfg.model}, {cfg.iterations:,} iterations of batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr}, "
-      f"crop {cfg.crop_size}, input size {cfg.input_size or 'as stored'}, class weights {cfg.class_weights}, "
-      f"device {cfg.device}")
+print(f"rules {cfg.rules}; model {cfg.model}, {cfg.iterations:,} iterations of batch {cfg.batch_size}, "
+      f"{cfg.optimizer} lr {cfg.lr}, crop {cfg.crop_size}, input size {cfg.input_size or 'as stored'}, "
+      f"loss {cfg.loss} with class weights {cfg.class_weights}, device {cfg.device}"
+      + (f"; validating on {cfg.holdout} training images held out" if cfg.holdout else ""))
 print(f"run dir: {cfg.run_dir}")
 
 # %% [markdown]

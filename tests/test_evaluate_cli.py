@@ -69,6 +69,8 @@ def test_evaluate_prints_the_per_class_table_and_writes_csv_json_beside_the_chec
     assert record["miou"] == pytest.approx(expected.miou())
     assert record["images"] == 3 and record["tta"] == "flip" and record["input_size"] == 32
     assert record["checkpoint_iteration"] == 12  # the report re-scores when best.pt has moved on
+    assert 0 <= record["fscore"] <= 1 and len(record["image_fscores"]) == 3 and "F-score (per image" in out
+    assert record["fscore"] == pytest.approx(np.nanmean(list(record["image_fscores"].values())))
     assert sum(map(sum, record["confusion"]["matrix"])) == 3 * 64 * 64
     table = pd.read_csv(run_dir / "eval_val_flip.csv", index_col="class")
     assert list(table.index) == list(CLASSES)

@@ -91,11 +91,12 @@ def test_write_report_writes_every_table_and_figure_and_report_md_references_eac
     out = tmp_path / "report"
     report = write_report([weighted, unweighted], out, samples=2)
     assert report == out / "report.md"
-    expected = {f"figures/{name}.png" for name in ("fig1_loss", "fig2_miou", "per_class_scores", "confusion_matrix",
-                                                   "sample_predictions", "runs_miou")}
+    # Each figure as PNG and vector PDF, each table as CSV, LaTeX (a five-page report's template) and markdown.
+    expected = {f"figures/{name}.{ext}" for name in ("fig1_loss", "fig2_miou", "per_class_scores", "confusion_matrix",
+                                                     "sample_predictions", "runs_miou") for ext in ("png", "pdf")}
     expected |= {f"tables/{name}.{ext}" for name in ("model_parameters", "class_weights", "environment", "runs",
-                                                     "per_class_scores") for ext in ("csv", "md")}
-    expected |= {"tables/confusion_matrix.csv"}
+                                                     "per_class_scores") for ext in ("csv", "tex", "md")}
+    expected |= {"tables/confusion_matrix.csv", "tables/confusion_matrix.tex"}
     assert _outputs(out) == expected
     text = report.read_text()
     assert _referenced(text) == expected
@@ -105,6 +106,9 @@ def test_write_report_writes_every_table_and_figure_and_report_md_references_eac
                                          "fig2_miou")]
     assert positions == sorted(positions)
     assert (out / "figures" / "fig2_miou.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "figures" / "fig2_miou.pdf").read_bytes()[:5] == b"%PDF-"
+    tex = (out / "tables" / "class_weights.tex").read_text()
+    assert tex.startswith("\\begin{tabular}") and "\\toprule" in tex and "share \\%" in tex
     confusion = pd.read_csv(out / "tables" / "confusion_matrix.csv", index_col=0)
     assert confusion.to_numpy().sum() == 3 * 64 * 64  # every val pixel of the untrained model's predictions
     runs = pd.read_csv(out / "tables" / "runs.csv")
@@ -140,6 +144,21 @@ def test_saved_evaluation_is_used_only_when_made_from_the_current_best_checkpoin
     write_report(run_dir, out)
     counts = pd.read_csv(out / "tables" / "confusion_matrix.csv", index_col=0).to_numpy()
     assert counts.sum() == (3 * 64 * 64 if rescored else 4)  # re-scored on the 3 val images, or the saved 4 pixels
+
+
+def test_a_challenge_run_is_reported_by_its_rules_and_fscore_first(tmp_path):
+    run_dir = make_fake_run(tmp_path / "run", None, None, checkpoint=False)
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "rules": "challenge", "holdout": 100}))
+    log = pd.read_csv(run_dir / "log.csv")
+    val = log["kind"] == "val"
+    log.loc[val, "fscore"] = np.linspace(0.5, 0.8, val.sum())[::-1]  # F-score best at the first validation
+    log.to_csv(run_dir / "log.csv", index=False)
+    text = write_report(run_dir, tmp_path / "report").read_text()
+    assert text.index("Rules: 2025/2026 challenge") < text.index("## 1 Model")
+    first = int(log.loc[val, "iteration"].iloc[0])
+    assert f"Best validation F-score (per image): **0.8000** at iteration {first:,}" in text
+    assert "held out" in text and "Validation F-score" in text
 
 
 def test_write_report_without_checkpoint_or_data_falls_back_to_the_logs_per_class_iou(tmp_path):

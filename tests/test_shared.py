@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faceparse_lib.course import workspace as wsmod
+from faceparse_lib.course import shared as wsmod
 from faceparse_lib.data.layout import DatasetError, list_pairs
 from faceparse_lib.data.synthetic import make_synthetic_dataset
 from faceparse_lib.data.stats import class_weights, count_pixels
@@ -68,13 +68,17 @@ def test_real_data_without_a_gpu_falls_back_and_says_why(tmp_path, no_colab_no_g
     assert ws.synthetic and "no GPU" in ws.notes[0] and "FACEPARSE_DATA" in ws.notes[0]
 
 
-def test_real_data_with_a_gpu_is_found_and_gets_the_report_preset(tmp_path, no_colab_no_gpu, monkeypatch):
+@pytest.mark.parametrize("rules,preset", [("challenge", "challenge"), ("seed", "report")])
+def test_real_data_with_a_gpu_is_found_and_gets_the_rules_gpu_preset(tmp_path, no_colab_no_gpu, monkeypatch, rules,
+                                                                      preset):
     monkeypatch.setattr(wsmod, "has_gpu", lambda: True)
     found = make_synthetic_dataset(tmp_path / "data" / "celebamask", 2, 1, size=64, workers=0)
-    ws = workspace({"FACEPARSE_HOME": str(tmp_path)})
-    assert not ws.synthetic and ws.data_root == found and ws.preset == "report" and ws.notes == []
-    assert ws.run_dir == tmp_path / "runs" / "report-celebamask" and ws.report_dir == tmp_path / "report"
-    assert ws.train_config().device == "cuda"
+    ws = workspace({"FACEPARSE_HOME": str(tmp_path), "FACEPARSE_RULES": rules})
+    assert not ws.synthetic and ws.data_root == found and ws.preset == preset and ws.notes == []
+    assert ws.run_dir == tmp_path / "runs" / f"{rules}-{preset}-celebamask" and ws.report_dir == tmp_path / "report"
+    cfg = ws.train_config()
+    assert cfg.device == "cuda" and cfg.rules == rules
+    assert cfg.holdout == 0  # this set has val masks: validate on them
 
 
 def test_environment_overrides_data_preset_iterations_run_dir_and_weights(tmp_path, tiny_set, no_colab_no_gpu):
@@ -150,3 +154,18 @@ def test_ensure_trained_run_trains_once_when_no_model_exists(tmp_path, tiny_set,
     assert best.is_file() and (run_dir / "class_weights.json").is_file()
     stamp = best.stat().st_mtime_ns
     assert ensure_trained_run(ws, progress=False) == run_dir and best.stat().st_mtime_ns == stamp
+
+
+def test_challenge_data_with_val_images_only_is_found_and_validated_on_a_holdout(tmp_path, tiny_set, no_colab_no_gpu):
+    import shutil
+
+    shutil.rmtree(tiny_set / "val" / "masks")  # as the challenge hands it out
+    assert looks_like_dataset(tiny_set)
+    ws = workspace({"FACEPARSE_DATA": str(tiny_set), "FACEPARSE_RUN_DIR": str(tmp_path / "run")})
+    cfg = ws.train_config()
+    assert ws.rules == "challenge" and cfg.rules == "challenge" and cfg.holdout > 0
+    assert "2025/2026 challenge" in ws.summary()
+    seed = workspace({"FACEPARSE_DATA": str(tiny_set), "FACEPARSE_RULES": "seed", "FACEPARSE_RUN_DIR": str(tmp_path / "r")})
+    assert seed.train_config().rules == "seed" and seed.metric == "miou"
+    with pytest.raises(ValueError, match="unknown rule set"):
+        workspace({"FACEPARSE_DATA": str(tiny_set), "FACEPARSE_RULES": "2024"})

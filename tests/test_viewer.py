@@ -282,3 +282,14 @@ def test_predictions_in_the_face_parsing_pytorch_order_are_shown_in_the_kits_ord
     assert not np.array_equal(MaskViewer(dataset, predictions_dir=tmp_path).prediction(0), kit_order.prediction(0))
     with pytest.raises(ValueError, match="face-parsing.pytorch"):
         MaskViewer(dataset, predictions_dir=tmp_path, label_order="bisenet")
+
+
+def test_worst_first_by_the_challenge_fscore(dataset, predictions):
+    from faceparse_lib.visual.pictures import image_fscore
+
+    viewer = MaskViewer(dataset, predictions_dir=predictions, order="worst", score="fscore")
+    scores = [image_fscore(read_mask(mask), read_mask(predictions / mask.name)) for _, mask in dataset.pairs]
+    assert viewer.order_indices == sorted(range(len(scores)), key=lambda i: (scores[i], i))
+    assert viewer.iou(0) == pytest.approx(scores[0]) and "F-score" in viewer.info.value
+    with pytest.raises(ValueError, match="unknown score"):
+        MaskViewer(dataset, predictions_dir=predictions, score="dice")

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "train": "faceparse_lib.cli.commands.train",
     "evaluate": "faceparse_lib.cli.commands.evaluate",
     "predict": "faceparse_lib.cli.commands.predict",
+    "score": "faceparse_lib.cli.commands.score",
     "convert-labels": "faceparse_lib.cli.commands.convert_labels",
     "figures": "faceparse_lib.cli.commands.figures",
     "notebooks": "faceparse_lib.cli.commands.notebooks",

@@ -96,6 +96,8 @@ def looks_like_dataset(root: str | Path, sample: int = SAMPLE_FILES_CHECKED) -> 
     try:
         for split in ("train", "val"):
             if split == "val" and not (Path(root) / "val" / "masks").is_dir():  # the challenge hands val out so
+                if not any((Path(root) / "val" / "images").glob("*")):
+                    return False
                 continue
             pairs = list_pairs(root, split)
             if not pairs:
@@ -152,6 +154,11 @@ class Workspace:
     rules: str = "challenge"
     overrides: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def metric(self) -> str:
+        """The score the workspace's rules rank by: "fscore" (the challenge) or "miou" (the seed edition)."""
+        return rule_set(self.rules).metric
 
     @property
     def weights_path(self) -> Path:

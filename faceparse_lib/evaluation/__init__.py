@@ -3,7 +3,7 @@
 from faceparse_lib import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "ConfusionMatrix": "metrics",
+    "ConfusionMatrix": "metrics", "FScore": "fscore", "score_folders": "folders",
     "predict_probs": "inference", "predict_image": "inference", "flip_back": "inference",
     "evaluate": "scoring",
     "predict_folder": "masks", "write_mask": "masks", "zip_masks": "masks",

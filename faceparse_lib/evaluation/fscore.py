@@ -24,22 +24,38 @@ EPS = 1e-7  # the challenge's smoothing term, in precision, recall and F alike
 
 def image_confusions(pred: np.ndarray | torch.Tensor, target: np.ndarray | torch.Tensor,
                      num_classes: int = NUM_CLASSES, ignore_index: int | None = IGNORE_INDEX) -> np.ndarray:
-    """N×C×C int64 confusion counts (rows true, columns predicted) of N images of class indices, in one bincount."""
-    pred = torch.as_tensor(pred).cpu().numpy().astype(np.int64)
-    target = torch.as_tensor(target).cpu().numpy().astype(np.int64)
+    """N×C×C int64 confusion counts (rows true, columns predicted) of N images of class indices: one bincount each."""
+    pred, target = _labels(pred), _labels(target)
     if pred.shape != target.shape:
         raise ValueError(f"prediction of shape {pred.shape} does not match the true mask's {target.shape}")
     if target.ndim == 2:
         pred, target = pred[None], target[None]
-    n, c = target.shape[0], num_classes
-    keep = target != ignore_index if ignore_index is not None else np.ones(target.shape, dtype=bool)
-    for name, labels in (("prediction", pred[keep]), ("true mask", target[keep])):
-        if labels.size and (labels.min() < 0 or labels.max() >= c):
-            bad = np.unique(labels[(labels < 0) | (labels >= c)])[:8].tolist()
-            raise ValueError(f"{name} holds labels {bad} outside 0..{c - 1}")
-    image = np.broadcast_to(np.arange(n).reshape(n, *([1] * (target.ndim - 1))), target.shape)
-    index = (image[keep] * c + target[keep]) * c + pred[keep]
-    return np.bincount(index, minlength=n * c * c).reshape(n, c, c)
+    c = num_classes
+    out = np.empty((len(target), c, c), dtype=np.int64)
+    for i, (p, t) in enumerate(zip(pred, target)):
+        p, t = p.ravel(), t.ravel()
+        if ignore_index is not None and (t == ignore_index).any():
+            keep = t != ignore_index
+            p, t = p[keep], t[keep]
+        for name, labels in (("prediction", p), ("true mask", t)):
+            if labels.size and int(labels.max()) >= c:
+                bad = np.unique(labels[labels >= c])[:8].tolist()
+                raise ValueError(f"{name} holds labels {bad} outside 0..{c - 1}")
+        # uint16 arithmetic on 8-bit labels: t·C + p stays below 65,536 for any C up to 255.
+        out[i] = np.bincount(t.astype(np.uint16) * c + p, minlength=c * c).reshape(c, c)
+    return out
+
+
+def _labels(values: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Class indices as a numpy array of an unsigned type (negative labels refused)."""
+    array = torch.as_tensor(values).cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+    if array.dtype.kind not in "ui":
+        raise ValueError(f"masks of dtype {array.dtype}; expected integer class indices")
+    if array.dtype.kind == "i":
+        if array.size and (int(array.min()) < 0 or int(array.max()) > 65535):
+            raise ValueError(f"labels from {int(array.min())} to {int(array.max())}; expected class indices")
+        array = array.astype(np.uint16)
+    return array
 
 
 def class_fscores(confusions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

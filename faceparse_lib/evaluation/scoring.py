@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from faceparse_lib.evaluation.inference import (MODEL_INPUT_SIZE, InputSize, as_lists, model_device, predict_probs,
                                                 resolve_input_size, same_size_batches)
+from faceparse_lib.evaluation.fscore import FScore
 from faceparse_lib.evaluation.metrics import ConfusionMatrix
 
 log = logging.getLogger(__name__)
@@ -26,12 +27,14 @@ def evaluate(
     workers: int = 0,
     progress: bool = False,
     device: str | torch.device | None = None,
+    fscore: FScore | None = None,
 ) -> ConfusionMatrix:
     """The dataset-level confusion matrix of `model` on (image in [0, 1], mask) pairs, scored at each mask's size.
 
     Runs on the model's device (moved to `device` first, if given). Images are resized to `input_size` squared:
     by default "model", the size the model was trained at (`model.input_size`, set by load_checkpoint; a model
     without one runs each image at its own size); None runs each image at its own size whatever the model says.
+    Pass an `FScore` to also collect the challenge's per-image F-scores, in dataset order.
     """
     if device is not None:
         model.to(device)
@@ -52,6 +55,8 @@ def evaluate(
                 if matrix is None:
                     matrix = ConfusionMatrix(probs.shape[1], device=device)
                 matrix.update(probs, mask_batch.to(device, non_blocking=True))
+                if fscore is not None:
+                    fscore.update(probs, mask_batch)
             bar.update(len(images))
     assert matrix is not None
     log.info("evaluated %d images: %r", len(dataset), matrix)  # type: ignore[arg-type]

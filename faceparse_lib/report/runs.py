@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from faceparse_lib.classes import CLASSES
+from faceparse_lib.training.run_files import (CONFIG_FILE, EVAL_FILE, HOLDOUT_FILE, LOG_FILE, WEIGHTS_FILE,
+                                              validation_pairs)
 
 log = logging.getLogger(__name__)
-
-CONFIG_FILE, LOG_FILE, WEIGHTS_FILE, EVAL_FILE = "config.json", "log.csv", "class_weights.json", "eval_val.json"
 SAMPLE_IMAGES = 4
 
 
@@ -74,13 +74,12 @@ def val_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[(frame["kind"] == "val") & frame["miou"].notna()].sort_values("iteration")
 
 
-def best_val_row(frame: pd.DataFrame) -> pd.Series | None:
-    """The validation row with the highest mIoU (the first, if tied), or None before any validation."""
+def best_val_row(frame: pd.DataFrame, metric: str = "miou") -> pd.Series | None:
+    """The validation row with the highest `metric` (the first, if tied), or None before any validation with it."""
     rows = val_rows(frame)
-    return None if rows.empty else rows.loc[rows["miou"].idxmax()]
-
-
-# --- Table 1: model structure and parameters ---
+    if metric not in rows.columns or rows[metric].isna().all():
+        return None
+    return rows.loc[rows[metric].idxmax()]
 
 
 # --- per-class scores and the confusion matrix of the best checkpoint ---
@@ -140,11 +139,12 @@ def saved_eval_scores(run: Run) -> Scores | None:
 
 
 def val_data_root(run: Run, data_root: str | Path | None) -> Path | None:
-    """The dataset root to evaluate on: the one given, else the run's, when it has val images and masks."""
+    """The dataset root to evaluate on: the one given, else the run's, when it has what the run validated on."""
     root = Path(data_root) if data_root is not None else Path(run.config.get("data_root") or "")
-    if data_root is not None and not (root / "val" / "masks").is_dir():
-        raise FileNotFoundError(f"{root / 'val' / 'masks'}: not found; --data-root must be a dataset in the course layout")
-    return root if str(root) and (root / "val" / "masks").is_dir() else None
+    needed = root / ("train" if (run.path / HOLDOUT_FILE).is_file() else "val") / "masks"  # a holdout is in train
+    if data_root is not None and not needed.is_dir():
+        raise FileNotFoundError(f"{needed}: not found; --data-root must be a dataset in the course layout")
+    return root if str(root) and needed.is_dir() else None
 
 
 def evaluate_run(run: Run, root: Path, device: str = "cpu", progress: bool = False) -> tuple[Scores, Any]:
@@ -155,18 +155,19 @@ def evaluate_run(run: Run, root: Path, device: str = "cpu", progress: bool = Fal
 
     checkpoint = resolve_checkpoint(run.path)
     model = load_checkpoint(checkpoint, device=device)
-    dataset = FaceParsingDataset(root, "val")
+    dataset = FaceParsingDataset.from_pairs(validation_pairs(run.path, root))
     matrix = evaluate(model, dataset, progress=progress)
-    return scores_of_matrix(matrix, f"{checkpoint.name} evaluated on {len(dataset)} val images of {root}"), model
+    return scores_of_matrix(matrix, f"{checkpoint.name} evaluated on {len(dataset)} validation images of {root}"), model
 
 
-def sample_predictions(model: Any, root: Path, count: int = SAMPLE_IMAGES) -> tuple[list[tuple], list[str]]:
-    """(image, truth, prediction) for `count` val images spread over the split, and a title for each."""
+def sample_predictions(model: Any, root: Path, count: int = SAMPLE_IMAGES, run_dir: Path | None = None
+                       ) -> tuple[list[tuple], list[str]]:
+    """(image, truth, prediction) for `count` validation images spread over them, and a title for each."""
     from faceparse_lib.data.dataset import FaceParsingDataset
     from faceparse_lib.evaluation.inference import predict_image
     from faceparse_lib.visual.pictures import image_miou
 
-    dataset = FaceParsingDataset(root, "val")
+    dataset = FaceParsingDataset.from_pairs(validation_pairs(run_dir, root)) if run_dir else FaceParsingDataset(root, "val")
     picks = np.unique(np.linspace(0, len(dataset) - 1, num=min(count, len(dataset))).round().astype(int))
     samples, titles = [], []
     for index in picks:

@@ -122,21 +122,44 @@ def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _number_text(value: Any, missing: str) -> str | None:
+    """A table cell's text for a number (thousands separators, floats to 4 places, NaN/None as `missing`), else None."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return missing
+    if isinstance(value, (bool, np.bool_)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.4f}"
+    return None
+
+
+def latex_table(frame: pd.DataFrame, index: bool = False) -> str:
+    """A booktabs LaTeX tabular (numbers as in `markdown_table`), to \\input into a report."""
+    if index:
+        frame = frame.reset_index()
+    escape = str.maketrans({c: f"\\{c}" for c in "&%$#_{}"})
+
+    def cell(value: Any) -> str:
+        number = _number_text(value, missing="--")
+        return number if number is not None else str(value).translate(escape)
+
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    lines = ["\\begin{tabular}{" + "".join("r" if n else "l" for n in numeric) + "}", "\\toprule",
+             " & ".join(str(c).translate(escape) for c in frame.columns) + " \\\\", "\\midrule"]
+    lines += [" & ".join(cell(v) for v in row) + " \\\\" for row in frame.itertuples(index=False)]
+    return "\n".join(lines + ["\\bottomrule", "\\end{tabular}"]) + "\n"
+
+
 def markdown_table(frame: pd.DataFrame, index: bool = False) -> str:
     """A GitHub-flavoured markdown table (numbers with thousands separators, floats to 4 places, NaN as -)."""
     if index:
         frame = frame.reset_index()
 
     def cell(value: Any) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return "-"
-        if isinstance(value, (bool, np.bool_)):
-            return str(value)
-        if isinstance(value, (int, np.integer)):
-            return f"{value:,}"
-        if isinstance(value, (float, np.floating)):
-            return f"{value:.4f}"
-        return str(value).replace("|", "\\|").replace("\n", " ")
+        number = _number_text(value, missing="-")
+        return number if number is not None else str(value).replace("|", "\\|").replace("\n", " ")
 
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |",

@@ -36,13 +36,12 @@ from faceparse_lib.training.environment import environment
 from faceparse_lib.training.losses import SegmentationLoss
 from faceparse_lib.training.optim import amp_dtype, build_optimizer, build_scheduler
 from faceparse_lib.training.resume import RunState, checkpoint_state, read_resume_state, restore
-from faceparse_lib.training.run_files import CONFIG_FILE, LOG_FILE, WEIGHTS_FILE, CsvLog, write_json
+from faceparse_lib.training.run_files import CONFIG_FILE, HOLDOUT_FILE, LOG_FILE, WEIGHTS_FILE, CsvLog, write_json
 from faceparse_lib.training.validation import validate
 
 log = logging.getLogger(__name__)
 
 WARMUP_FOR_ESTIMATE = 20  # iterations before the one-line estimate of the whole run's time
-HOLDOUT_FILE = "holdout.json"
 
 
 class _Interrupted(Exception):

@@ -42,7 +42,8 @@ def read_resume_state(run_dir: Path, cfg: TrainConfig) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     state = ckpt.read_checkpoint(path)
-    saved = state["config"]
+    # A field the saved config lacks was added to the kit since: the run had its default.
+    saved = {**asdict(TrainConfig()), **state["config"]}
     changed = sorted(k for k, v in asdict(cfg).items() if k not in RESUMABLE_CHANGES and _jsonable(saved.get(k)) != _jsonable(v))
     if changed:
         details = ", ".join(f"{k}: {saved.get(k)!r} -> {getattr(cfg, k)!r}" for k in changed)

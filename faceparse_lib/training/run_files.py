@@ -11,6 +11,7 @@ from typing import Any
 from faceparse_lib.classes import CLASSES
 
 CONFIG_FILE, LOG_FILE, WEIGHTS_FILE, EVAL_FILE = "config.json", "log.csv", "class_weights.json", "eval_val.json"
+HOLDOUT_FILE = "holdout.json"  # the train images a run held out to validate on
 LOG_COLUMNS = (
     ["kind", "iteration", "seconds", "loss", "loss_out", "loss_aux", "loss_extra", "lr"]
     + ["val_loss", "fscore", "miou", "mean_f1", "pixel_accuracy"]
@@ -58,3 +59,17 @@ def write_json(path: Path, value: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(value, indent=2) + "\n")
     os.replace(tmp, path)
+
+
+def validation_pairs(run_dir: str | Path, data_root: str | Path) -> list[tuple[Path, Path]]:
+    """The (image, mask) pairs a run validated on: its holdout of train (holdout.json), else the val split."""
+    from faceparse_lib.data.layout import list_pairs
+
+    path = Path(run_dir) / HOLDOUT_FILE
+    if not path.is_file():
+        return list_pairs(data_root, "val")
+    held = set(json.loads(path.read_text())["stems"])
+    pairs = [pair for pair in list_pairs(data_root, "train") if pair[1].stem in held]
+    if len(pairs) != len(held):
+        raise FileNotFoundError(f"{path}: {len(held) - len(pairs)} of the held-out images are not in {data_root}/train")
+    return pairs

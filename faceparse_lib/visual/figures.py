@@ -52,7 +52,8 @@ def sample_grid(samples: Sequence[tuple[np.ndarray, np.ndarray]], titles: Sequen
 # --- report figures: training curves, per-class scores, confusion matrix, predictions, runs compared ---
 
 ERROR_LABEL, IGNORE_LABEL = "error (prediction ≠ truth)", "ignore (255)"
-METRIC_TITLES = {"miou": "mIoU", "mean_f1": "mean F1", "pixel_accuracy": "pixel accuracy", "val_loss": "val loss"}
+METRIC_TITLES = {"miou": "mIoU", "fscore": "F-score", "mean_f1": "mean F1", "pixel_accuracy": "pixel accuracy",
+                 "val_loss": "val loss"}
 
 
 def _val_rows(log: pd.DataFrame, metric: str = "miou") -> pd.DataFrame:
@@ -106,23 +107,29 @@ def _mark_best(ax: Axes, iterations: pd.Series, values: pd.Series, color: str, a
     return x, y
 
 
-def miou_curve(log: pd.DataFrame, title: str = "Validation mIoU") -> Figure:
-    """Figure 2: validation mIoU against iteration, the best iteration starred and annotated."""
-    val = _val_rows(log, "miou")
+def score_curve(log: pd.DataFrame, metric: str = "miou", title: str | None = None) -> Figure:
+    """Figure 2: a validation score (mIoU, or the challenge's "fscore") against iteration, the best starred."""
+    label = METRIC_TITLES.get(metric, metric)
+    val = _val_rows(log, metric)
     if val.empty:
-        raise ValueError("log has no validation rows with an mIoU")
+        raise ValueError(f"log has no validation rows with a {label}")
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
-    ax.plot(val["iteration"], val["miou"], color="C2", marker="o", linewidth=1.5, label="val mIoU")
-    x, y = _mark_best(ax, val["iteration"], val["miou"], "gold", annotate=True)
-    low = float(val["miou"].min())
+    ax.plot(val["iteration"], val[metric], color="C2", marker="o", linewidth=1.5, label=f"val {label}")
+    x, y = _mark_best(ax, val["iteration"], val[metric], "gold", annotate=True)
+    low = float(val[metric].min())
     ax.set_ylim(max(0.0, low - 0.1 * (y - low) - 0.05), min(1.0, y + 0.05) if y < 0.95 else 1.0)
     ax.set_xlabel("iteration")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("mIoU")
-    ax.set_title(title)
+    ax.set_ylabel(label)
+    ax.set_title(title or f"Validation {label}")
     ax.grid(True, alpha=0.3)
     return fig
+
+
+def miou_curve(log: pd.DataFrame, title: str = "Validation mIoU") -> Figure:
+    """Figure 2 of the seed report: validation mIoU against iteration, the best iteration starred."""
+    return score_curve(log, "miou", title)
 
 
 def runs_overlay(logs: Mapping[str, pd.DataFrame], metric: str = "miou", title: str | None = None) -> Figure:

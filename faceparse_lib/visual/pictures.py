@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from faceparse_lib.classes import IGNORE_INDEX, NUM_CLASSES, colorize
+from faceparse_lib.evaluation.fscore import FScore
 from faceparse_lib.evaluation.metrics import ConfusionMatrix
 
 MODES = ("side_by_side", "overlay", "errors")
@@ -49,6 +50,13 @@ def classes_present(mask: np.ndarray | torch.Tensor) -> list[int]:
     """The sorted class indices that occur in a mask (ignore pixels left out)."""
     values = np.unique(to_mask(mask))
     return [int(v) for v in values if v < NUM_CLASSES]
+
+
+def image_fscore(truth: np.ndarray | torch.Tensor, pred: np.ndarray | torch.Tensor) -> float:
+    """The challenge's F-score of one image (mean F over the classes of its ground truth)."""
+    meter = FScore()
+    meter.update(to_mask(pred), to_mask(truth))
+    return meter.mean()
 
 
 def image_miou(truth: np.ndarray | torch.Tensor, pred: np.ndarray | torch.Tensor) -> float:

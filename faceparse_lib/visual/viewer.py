@@ -28,6 +28,7 @@ from faceparse_lib.data.layout import DatasetError, files_by_stem, read_mask
 from faceparse_lib.visual.pictures import (
     MODES,
     classes_present,
+    image_fscore,
     image_miou,
     panel_titles,
     render,
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 RAISE_ENV = "FACEPARSE_RAISE_CALLBACK_ERRORS"
 ORDERS = ("index", "worst")
+IMAGE_SCORES = {"miou": image_miou, "fscore": image_fscore}
 # Small images are enlarged (nearest neighbour) to at least this height on screen, so 64-px test sets stay readable.
 MIN_DISPLAY_HEIGHT = 256
 _OFF_COLOR = "#dddddd"
@@ -112,8 +114,8 @@ class MaskViewer:
     Predictions come from `model` (predicted lazily, one image at a time, and cached) or from `predictions_dir`
     (PNG masks named like the images, as `predict_folder` writes them; `label_order="face-parsing.pytorch"` or "farl" reads
     masks numbered in that order); with neither, the viewer shows the
-    ground truth only. `order="worst"` sorts the images by their own mIoU, lowest first (this predicts every
-    image once). Display it as the last expression of a cell or with `display(viewer)`.
+    ground truth only. `order="worst"` sorts the images by their own score, lowest first (this predicts every
+    image once): `score="miou"` (each image's mIoU) or `"fscore"` (the challenge's per-image F-score). Display it as the last expression of a cell or with `display(viewer)`.
     """
 
     def __init__(
@@ -127,7 +129,11 @@ class MaskViewer:
         tta: str | None = None,
         names: Sequence[str] | None = None,
         label_order: str = "celebamask",
+        score: str = "miou",
     ) -> None:
+        if score not in IMAGE_SCORES:
+            raise ValueError(f"unknown score {score!r}; choose from {', '.join(IMAGE_SCORES)}")
+        self.score = score
         if len(dataset) == 0:
             raise ValueError("the dataset is empty; nothing to view")
         if model is not None and predictions_dir is not None:
@@ -200,14 +206,15 @@ class MaskViewer:
         return mask
 
     def iou(self, index: int) -> float:
-        """mIoU of dataset item `index` alone (NaN without a prediction)."""
+        """The score (mIoU, or the F-score with score="fscore") of dataset item `index` alone; NaN without a prediction."""
         if index not in self._scores:
             pred = self.prediction(index)
-            self._scores[index] = math.nan if pred is None else image_miou(self.sample(index)[1], pred)
+            scored = IMAGE_SCORES[self.score]
+            self._scores[index] = math.nan if pred is None else scored(self.sample(index)[1], pred)
         return self._scores[index]
 
     def worst_first(self) -> list[int]:
-        """Dataset indices sorted by their own mIoU, lowest first (images without a prediction last)."""
+        """Dataset indices sorted by their own score, lowest first (images without a prediction last)."""
         self.progress.max, self.progress.value = len(self.dataset), 0
         self.progress.layout.display = None
         try:
@@ -370,7 +377,7 @@ class MaskViewer:
     def _info_html(self, index: int, truth: np.ndarray, pred: np.ndarray | None) -> str:
         position = f"<b>{html.escape(self.names[index])}</b> ({self.index.value + 1}/{len(self.dataset)})"
         if pred is not None:
-            score = f"IoU {self.iou(index):.3f}"
+            score = f"{'F-score' if self.score == 'fscore' else 'IoU'} {self.iou(index):.3f}"
         elif self.has_predictions:
             score = f"no prediction ({html.escape(self.names[index])}.png not in {html.escape(str(self.predictions_dir))})"
         else:

@@ -9,8 +9,10 @@ import torch
 from faceparse_lib.bench import Case, Comparison, compare
 from faceparse_lib.classes import NUM_CLASSES
 from faceparse_lib.training.losses import SegmentationLoss
-from faceparse_lib.models.names import DEMO_MODEL, SEED_MODEL
-from faceparse_lib.models.zoo import build_model
+from faceparse_lib.models.names import CHALLENGE_MODEL, DEMO_MODEL, SEED_MODEL
+from faceparse_lib.models.zoo import build_model, count_parameters
+
+CHALLENGE_MODELS = (CHALLENGE_MODEL, "deeplabv3plus_lcnet100")  # registered under the challenge's cap
 
 
 
@@ -70,6 +72,27 @@ def model_comparison(name: str, device: torch.device, batch: int, size: int, amp
     return result
 
 
+def forward_case(name: str, size: int) -> Case:
+    """One eval-mode forward pass of model `name` on a size×size image (batch 1), on the CPU."""
+    torch.manual_seed(0)
+    model = build_model(name).eval()
+    image = torch.randn(1, 3, size, size)
+
+    def forward() -> None:
+        with torch.inference_mode():
+            model(image)
+
+    return Case(f"{name} ({count_parameters(model):,} parameters)", forward)
+
+
+def challenge_models_comparison(size: int, quick: bool) -> Comparison:
+    """The models under the challenge's cap against the demo model: CPU inference on one size×size image."""
+    return compare(f"inference {size}x{size} batch 1 on {device_name(torch.device('cpu'))}, models under the cap",
+                   baseline=forward_case(DEMO_MODEL, size),
+                   cases=[forward_case(name, size) for name in CHALLENGE_MODELS],
+                   units=1, unit="images", repeats=3 if quick else 5, warmup=1)
+
+
 def device_name(device: torch.device) -> str:
     """The GPU's name, or "cpu (N threads)"."""
     if device.type == "cuda":
@@ -99,9 +122,11 @@ def run(quick: bool) -> list[Comparison]:
         return cuda_comparisons(quick)
     device = torch.device("cpu")
     if quick:
-        return [model_comparison(DEMO_MODEL, device, batch=2, size=128, amp_dtype=None, quick=True)]
+        return [model_comparison(DEMO_MODEL, device, batch=2, size=128, amp_dtype=None, quick=True),
+                challenge_models_comparison(128, quick=True)]
     return [
         # Batch 2 at least: the ASPP image-pooling BatchNorm sees one value per channel per image.
         model_comparison(SEED_MODEL, device, batch=2, size=128, amp_dtype=torch.bfloat16, quick=False),
         model_comparison(DEMO_MODEL, device, batch=8, size=256, amp_dtype=torch.bfloat16, quick=False),
+        challenge_models_comparison(512, quick=False),
     ]

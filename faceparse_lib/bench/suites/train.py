@@ -67,27 +67,29 @@ def engine_overhead(root: Path, work: Path, iterations: int) -> Comparison:
     return result
 
 
-def report_projection(root: Path, work: Path, iterations: int) -> Comparison:
-    """The report preset on the GPU (no pretrained download) and the time its 40,000 iterations would take."""
-    cfg = TrainConfig.preset("report", data_root=str(root), run_dir=str(work / "report"), pretrained=False,
+def preset_projection(preset: str, root: Path, work: Path, iterations: int) -> Comparison:
+    """A GPU preset's time per iteration on this GPU, and what its whole schedule would take (validation extra)."""
+    full = TrainConfig.preset(preset)
+    cfg = TrainConfig.preset(preset, data_root=str(root), run_dir=str(work / preset), pretrained=False, holdout=0,
                              iterations=iterations, log_interval=WARMUP, eval_interval=iterations,
                              checkpoint_interval=iterations, progress=False)
     per_iteration = seconds_per_iteration_of_train(cfg)
-    result = Comparison(f"report preset, seed model 512px batch {cfg.batch_size}, AMP + channels-last on "
-                        f"{torch.cuda.get_device_name(0)}", baseline="train() report preset", units=cfg.batch_size,
-                        unit="images")
-    result.seconds["train() report preset"] = per_iteration
-    result.notes["train() report preset"] = f"40,000 iterations ≈ {40_000 * per_iteration / 3600:.1f} h plus validation"
+    name = f"train() {preset} preset"
+    result = Comparison(f"{preset} preset, {cfg.model} {cfg.crop_size}px batch {cfg.batch_size}, AMP + channels-last on "
+                        f"{torch.cuda.get_device_name(0)}", baseline=name, units=cfg.batch_size, unit="images")
+    result.seconds[name] = per_iteration
+    result.notes[name] = (f"{full.iterations:,} iterations ≈ {full.iterations * per_iteration / 3600:.1f} h "
+                          "plus validation")
     return result
 
 
 def run(quick: bool) -> list[Comparison]:
-    """Engine overhead on the CPU; on a GPU the report preset's projection too."""
+    """Engine overhead on the CPU; on a GPU the report and challenge presets' projections too."""
     iterations = 40 if quick else 150
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         root = make_synthetic_dataset(work / "synth", 32, 4, size=256 if quick else 512, seed=0)
         results = [engine_overhead(root, work, iterations)]
         if torch.cuda.is_available():
-            results.append(report_projection(root, work, 30 if quick else 100))
+            results += [preset_projection(name, root, work, 30 if quick else 100) for name in ("report", "challenge")]
     return results

@@ -1,4 +1,4 @@
-"""Score a checkpoint on a split (per-class IoU, F1, precision, recall; mIoU, mean F1, pixel accuracy), optionally with TTA."""
+"""Score a checkpoint on a split: the challenge F-score per image, mIoU, mean F1, per class; optionally with TTA."""
 
 from __future__ import annotations
 
@@ -39,6 +39,18 @@ def result_stem(split: str, tta: str | None, scales: list[float] | None) -> str:
     return f"eval_{split}" + (f"_{tta}" if tta else "") + ("_ms" if scales else "")
 
 
+def matrix_classes(model: Any) -> int:
+    """The class count a model predicts (its saved config's, else the kit's 19)."""
+    from faceparse_lib.classes import NUM_CLASSES
+
+    return int((getattr(model, "train_config", None) or {}).get("num_classes", NUM_CLASSES))
+
+
+def image_names(dataset: Any) -> list[str]:
+    """The stem of every image of a FaceParsingDataset, in order."""
+    return [image.stem for image, _ in dataset.pairs]
+
+
 def _number(value: float) -> float | None:
     """A float for JSON, None for NaN (an undefined score)."""
     return None if math.isnan(value) else float(value)
@@ -47,6 +59,8 @@ def _number(value: float) -> float | None:
 def run(args: argparse.Namespace) -> int:
     from faceparse_lib.models.checkpoint import resolve_checkpoint
     from faceparse_lib.data.dataset import FaceParsingDataset
+    from faceparse_lib.data.rules import METRIC_TITLES, rule_set
+    from faceparse_lib.evaluation.fscore import FScore
     from faceparse_lib.evaluation.scoring import evaluate
     from faceparse_lib.models.export import load_model
 
@@ -55,15 +69,22 @@ def run(args: argparse.Namespace) -> int:
     if args.input_size is not None:
         model.input_size = args.input_size or None
     dataset = FaceParsingDataset(args.data_root, args.split)
+    fscore = FScore(matrix_classes(model))
     matrix = evaluate(model, dataset, tta=args.tta, scales=args.scales, batch_size=args.batch_size,
-                      workers=args.workers, progress=not args.no_progress)
+                      workers=args.workers, progress=not args.no_progress, fscore=fscore)
+    rules = rule_set((getattr(model, "train_config", None) or {}).get("rules", "seed"))
     table = matrix.table()
+    table.insert(0, "F-score", fscore.per_class())
     how = ", ".join(filter(None, [f"tta {args.tta}" if args.tta else "", f"scales {args.scales}" if args.scales else ""]))
     print(f"{checkpoint} on {args.data_root} {args.split} ({len(dataset)} images, input size {model.input_size or 'own'}"
           + (f", {how}" if how else "") + ")")
-    print(table[["IoU", "F1", "precision", "recall"]].rename_axis(None).to_string(float_format=lambda v: f"{v:.4f}", na_rep="-"))
-    print(f"mIoU {matrix.miou():.4f}   mean F1 (no background) {matrix.mean_f1():.4f}   "
-          f"pixel accuracy {matrix.pixel_accuracy():.4f}")
+    print(table[["F-score", "IoU", "F1", "precision", "recall"]].rename_axis(None).to_string(
+        float_format=lambda v: f"{v:.4f}", na_rep="-"))
+    scores = {"fscore": f"F-score (per image, the challenge's) {fscore.mean():.4f}", "miou": f"mIoU {matrix.miou():.4f}"}
+    first = rules.metric  # the score the run's rules rank by comes first
+    print("   ".join([scores[first]] + [v for k, v in scores.items() if k != first])
+          + f"   mean F1 (no background) {matrix.mean_f1():.4f}   pixel accuracy {matrix.pixel_accuracy():.4f}"
+          + f"   ({rules.title} rules rank by {METRIC_TITLES[first]})")
 
     out_dir = args.out or checkpoint.parent
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -73,9 +94,11 @@ def run(args: argparse.Namespace) -> int:
         "checkpoint": str(checkpoint), "checkpoint_iteration": getattr(model, "checkpoint_iteration", None),
         "data_root": str(args.data_root), "split": args.split, "images": len(dataset),
         "tta": args.tta, "scales": args.scales, "input_size": model.input_size,
+        "rules": rules.name, "fscore": _number(fscore.mean()),
+        "image_fscores": {name: _number(v) for name, v in zip(image_names(dataset), fscore.scores)},
         "miou": _number(matrix.miou()), "mean_f1": _number(matrix.mean_f1()),
         "pixel_accuracy": _number(matrix.pixel_accuracy()),
-        "per_class": {name: {column: _number(row[column]) for column in ("IoU", "F1", "precision", "recall")}
+        "per_class": {name: {column: _number(row[column]) for column in ("F-score", "IoU", "F1", "precision", "recall")}
                       for name, row in table.iterrows()},
         "confusion": matrix.state_dict(),
     }

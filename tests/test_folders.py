@@ -1,0 +1,52 @@
+"""score_folders and the score command: any folder of predicted masks against the true ones, problems by file."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from faceparse_lib.cli import main
+from faceparse_lib.evaluation.fscore import FScore
+from faceparse_lib.evaluation.folders import score_folders
+from faceparse_lib.evaluation.masks import write_mask
+
+
+@pytest.fixture
+def folders(tmp_path):
+    """Five true masks; predictions: two right, one half wrong, one RGB, one of the wrong size, one missing, one extra."""
+    rng = np.random.default_rng(0)
+    truth_dir, pred_dir = tmp_path / "true", tmp_path / "pred"
+    truths = {f"img{i}": rng.integers(0, 19, size=(16, 12), dtype=np.uint8) for i in range(6)}
+    for stem, mask in truths.items():
+        write_mask(mask, truth_dir / f"{stem}.png")
+    write_mask(truths["img0"], pred_dir / "img0.png")
+    write_mask(truths["img1"], pred_dir / "img1.png")
+    half = truths["img2"].copy()
+    half[:8] = 0
+    write_mask(half, pred_dir / "img2.png")
+    Image.fromarray(np.zeros((16, 12, 3), dtype=np.uint8)).save(pred_dir / "img3.png")  # RGB: the classic mistake
+    write_mask(np.zeros((8, 12), dtype=np.uint8), pred_dir / "img4.png")
+    write_mask(truths["img0"], pred_dir / "other.png")  # img5 missing, other extra
+    return pred_dir, truth_dir, truths, half
+
+
+def test_good_predictions_are_scored_and_every_bad_one_is_named(folders):
+    pred_dir, truth_dir, truths, half = folders
+    result = score_folders(pred_dir, truth_dir)
+    assert result.stems == ["img0", "img1", "img2"] and result.expected == 6
+    expected = FScore()
+    for stem, pred in (("img0", truths["img0"]), ("img1", truths["img1"]), ("img2", half)):
+        expected.update(pred, truths[stem])
+    np.testing.assert_allclose(result.fscore.scores, expected.scores)
+    assert result.worst(1)[0][0] == "img2"
+    problems = "\n".join(result.problems)
+    for fragment in ("img3.png: a colour mask", "img4.png: 12×8; expected the true mask's 12×16", "img5.png: missing",
+                     "other.png: no true mask"):
+        assert fragment in problems
+
+
+def test_score_command_prints_the_fscore_first_and_exits_1_on_problems(folders, capsys):
+    pred_dir, truth_dir, _, _ = folders
+    assert main(["score", str(pred_dir), str(truth_dir), "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert "3 of 6 images scored" in captured.out and "F-score (per image" in captured.out
+    assert "img3.png" in captured.out + captured.err
