@@ -105,6 +105,7 @@ BAD_INPUTS = {
     "evaluate": (lambda t: ["evaluate", str(t / "missing"), str(t / "missing")], "missing"),
     "predict": (lambda t: ["predict", str(t / "missing"), str(t / "missing"), str(t / "out")], "missing"),
     "score": (lambda t: ["score", str(t / "missing"), str(t / "missing")], "missing"),
+    "submission": (lambda t: ["submission", str(t / "missing"), str(t / "missing"), str(t / "out.zip")], "missing"),
     "convert-labels": (lambda t: ["convert-labels", str(t / "missing"), str(t / "out"), "--from", "celebamask"], "missing"),
     "figures": (lambda t: ["figures", str(t / "missing")], "missing"),
     "notebooks": (lambda t: ["notebooks", "check", "no_such_notebook"], "no_such_notebook"),

@@ -55,7 +55,7 @@ def test_loss_curves_compare_the_main_heads_train_and_val_loss_and_draw_the_tota
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}
     train, val = log[log["kind"] == "train"], log[log["kind"] == "val"]
-    main, total, val_line = (lines["train loss (main head)"], lines["train total (main + weighted aux)"],
+    main, total, val_line = (lines["train loss (main head)"], lines["train total (every weighted term)"],
                              lines["val loss (main head)"])
     assert list(main.get_xdata()) == list(train["iteration"])
     assert np.allclose(main.get_ydata(), train["loss_out"])  # validation scores the main head: like with like

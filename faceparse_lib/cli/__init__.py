@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "faceparse_lib.cli.commands.evaluate",
     "predict": "faceparse_lib.cli.commands.predict",
     "score": "faceparse_lib.cli.commands.score",
+    "submission": "faceparse_lib.cli.commands.submission",
     "convert-labels": "faceparse_lib.cli.commands.convert_labels",
     "figures": "faceparse_lib.cli.commands.figures",
     "notebooks": "faceparse_lib.cli.commands.notebooks",

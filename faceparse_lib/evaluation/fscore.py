@@ -90,7 +90,7 @@ class FScore:
         """Add a batch: class indices shaped like `target` (N×H×W or H×W), or logits/probabilities N×C×H×W."""
         pred, target = torch.as_tensor(pred), torch.as_tensor(target)
         if pred.is_floating_point():
-            pred = pred.argmax(dim=-3)
+            pred = pred.max(dim=-3).indices  # the same first-max indices as argmax, several times faster on CPU
         batch = image_confusions(pred, target, self.num_classes, self.ignore_index)
         self.confusions = np.concatenate([self.confusions, batch])
 

@@ -48,9 +48,11 @@ def model_summary(model: nn.Module, name: str) -> str:
 class SmpSegmenter(nn.Module):
     """An smp model returning {"out": logits at the input size} for any input size (pads, then crops)."""
 
-    def __init__(self, model: smp.base.SegmentationModel):
+    def __init__(self, model: smp.base.SegmentationModel, spec: dict | None = None):
         super().__init__()
         self.model = model
+        # How smp builds it again ({"arch", "encoder", "classes", "kwargs"}), for code that runs without the kit.
+        self.smp_spec = spec
         self.output_stride = model.encoder.output_stride
         # Older smp releases lack the attribute; padding is then always safe.
         self.size_divisor = self.output_stride if getattr(model, "requires_divisible_input_shape", True) else 1
@@ -78,7 +80,7 @@ def smp_model(arch: str, encoder: str, num_classes: int = NUM_CLASSES, pretraine
             raise ValueError(f"unknown smp encoder {encoder!r}; see smp.encoders.get_encoder_names() or use 'tu-<timm name>'")
         weights = "imagenet" if pretrained else None
     model = smp.create_model(arch, encoder_name=encoder, encoder_weights=weights, classes=num_classes, **kwargs)
-    return SmpSegmenter(model)
+    return SmpSegmenter(model, {"arch": arch, "encoder": encoder, "classes": num_classes, "kwargs": kwargs})
 
 
 def unet_lcnet050(num_classes: int = NUM_CLASSES, pretrained: bool = False, **kwargs) -> SmpSegmenter:

@@ -105,18 +105,22 @@ def environment_table(config: dict[str, Any]) -> tuple[pd.DataFrame, str]:
 
 
 def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
-    """One row per run: model, class weights, iterations, best val mIoU and where, its mean F1, training time."""
+    """One row per run: rules, model, class weights, iterations, best val mIoU and where, its mean F1, the best
+    val F-score, training time."""
     rows = []
     for run in runs:
         best = best_val_row(run.log)
         rows.append({
             "run": run.name,
+            "rules": run.config.get("rules", "seed"),
             "model": run.config.get("model", "?"),
             "class weights": run.config.get("class_weights") or "none",
             "iterations": int(run.log["iteration"].max()) if len(run.log) else 0,
             "best mIoU": float(best["miou"]) if best is not None else float("nan"),
             "at iteration": int(best["iteration"]) if best is not None else None,
             "mean F1": float(best["mean_f1"]) if best is not None and "mean_f1" in best else float("nan"),
+            "best F-score": float(run.log.loc[run.log["kind"] == "val", "fscore"].max())
+            if "fscore" in run.log else float("nan"),
             "hours": float(run.log["seconds"].max()) / 3600 if "seconds" in run.log else float("nan"),
         })
     return pd.DataFrame(rows)

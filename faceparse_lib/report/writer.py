@@ -169,8 +169,8 @@ def _curves_section(run: Run, writer: _Writer) -> list[str]:
     from faceparse_lib.visual import figures
 
     md = ["## 4 Training curves", "", writer.image("Figure 1", "fig1_loss", figures.loss_curves(run.log)), "",
-          "*Figure 1: The main head's loss on training batches and on the val split; dashed, the training total "
-          "(main + aux weight · aux)*", ""]
+          "*Figure 1: The main head's loss on training batches and on the validation images; dashed, the "
+          "training total (with the auxiliary head's and any extra term's share)*", ""]
     metric = rule_set(run.config.get("rules", "seed")).metric
     best = best_val_row(run.log, metric)
     if best is None:

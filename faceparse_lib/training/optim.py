@@ -15,7 +15,8 @@ def make_sgd(params: list[dict], cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def make_adamw(params: list[dict], cfg: TrainConfig) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # foreach (one kernel per group, not per tensor) is torch's default on CUDA only; on the CPU it is faster too.
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
 
 
 OPTIMIZERS: dict[str, Callable[[list[dict], TrainConfig], torch.optim.Optimizer]] = {"sgd": make_sgd, "adamw": make_adamw}

@@ -35,8 +35,9 @@ def validate(model: nn.Module, val_data: torch.utils.data.Dataset, loss_fn: Segm
             log_probs = probs.clamp_min_(torch.finfo(probs.dtype).tiny).log_()
             totals[0] += float(F.nll_loss(log_probs, mask_batch, weight=weights, ignore_index=IGNORE_INDEX, reduction="sum"))
             totals[1] += int((mask_batch != IGNORE_INDEX).sum())
-            matrix.update(log_probs, mask_batch)
-            fscore.update(log_probs, mask_batch)
+            pred = log_probs.max(dim=1).indices  # once, for both scores
+            matrix.update(pred, mask_batch)
+            fscore.update(pred, mask_batch)
     matrix.all_reduce()
     fscore.all_gather()
     totals = distributed.sum_over_ranks(totals, env)

@@ -68,17 +68,17 @@ def loss_curves(log: pd.DataFrame, title: str = "Loss") -> Figure:
     """Figure 1: the main head's train and val loss against iteration, like with like; the training total beside.
 
     Validation scores the main head alone, so the train curve it is compared with is the main head's loss
-    (`loss_out`); the total that training minimises (main + aux_weight · aux) is its own, dashed line.
+    (`loss_out`); the total that training minimises (plus aux_weight · aux and any extra term) is its own, dashed line.
     """
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
     train = log[log["kind"] == "train"].dropna(subset=["loss"]).sort_values("iteration")
     main = "loss_out" if "loss_out" in train.columns and train["loss_out"].notna().all() else "loss"
     ax.plot(train["iteration"], train[main], color="C0", linewidth=1.2, label="train loss (main head)")
-    has_aux = "loss_aux" in train.columns and train["loss_aux"].notna().any()
-    if main == "loss_out" and has_aux:
+    other_terms = any(c in train.columns and train[c].notna().any() for c in ("loss_aux", "loss_extra"))
+    if main == "loss_out" and other_terms:  # an auxiliary head or an extra term (Lovász, Dice, focal)
         ax.plot(train["iteration"], train["loss"], color="C0", linewidth=1.0, linestyle="--", alpha=0.5,
-                label="train total (main + weighted aux)")
+                label="train total (every weighted term)")
     if "val_loss" in log.columns:
         val = _val_rows(log, "val_loss")
         if len(val):

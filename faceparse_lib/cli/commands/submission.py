@@ -1,0 +1,42 @@
+"""Build the challenge hand-in zip from a run (masks/, and solution/ with a standalone run.py), or check any zip."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("items", nargs="+", metavar="ARG",
+                        help="RUN_DIR TEST_IMAGES OUT.zip to build one; or: check ZIP to list every problem of a zip")
+    parser.add_argument("--with-solution", action="store_true",
+                        help="add solution/ (ckpt.pth, run.py, requirements.txt, Readme.txt): the test phase")
+    parser.add_argument("--tta", choices=("flip",), default=None, help="flip test-time augmentation (run.py repeats it)")
+    parser.add_argument("--images", type=Path, default=None, metavar="DIR",
+                        help="with check: the test images, to check one mask per image by name and size")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from faceparse_lib.course.submission import build_submission, check_submission
+
+    if args.items[0] == "check":
+        if len(args.items) != 2:
+            raise ValueError("usage: submission check ZIP [--images TEST_IMAGES]")
+        problems = check_submission(args.items[1], images=args.images)
+        for problem in problems:
+            print(f"problem: {problem}")
+        if problems:
+            raise ValueError(f"{len(problems)} problem(s) in {args.items[1]}")
+        print(f"{args.items[1]}: no problem found")
+        return 0
+    if len(args.items) != 3:
+        raise ValueError("usage: submission RUN_DIR TEST_IMAGES OUT.zip [--with-solution] [--tta flip]")
+    run_dir, images, out = (Path(item) for item in args.items)
+    path = build_submission(run_dir, images, out, with_solution=args.with_solution, tta=args.tta,
+                            progress=not args.no_progress)
+    problems = check_submission(path, images=images, solution=args.with_solution)
+    for problem in problems:
+        print(f"problem: {problem}")
+    print(f"wrote {path}" + (" (checked: no problem found)" if not problems else ""))
+    return 1 if problems else 0

@@ -1,0 +1,219 @@
+"""The challenge hand-in: a zip with masks/ (one PNG per test image) and solution/ (ckpt.pth, requirements.txt,
+run.py, Readme.txt) at its top, built from a run; and a checker for the usual mistakes in anyone's zip.
+
+The solution's run.py (`course/solution/run.py`) imports no faceparse_lib: it rebuilds the smp network from the
+architecture saved in ckpt.pth and repeats the kit's inference, so its masks equal the ones in masks/.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from faceparse_lib.classes import FLIP_PAIRS, IGNORE_COLOR, IGNORE_INDEX, NUM_CLASSES, PALETTE
+from faceparse_lib.data.rules import RULE_SETS
+
+log = logging.getLogger(__name__)
+
+RUN_PY = Path(__file__).with_name("solution") / "run.py"
+SOLUTION_FILES = ("ckpt.pth", "requirements.txt", "run.py")
+# What run.py imports, as PyPI names (torch's local build tag, e.g. +cu128, is not a version PyPI serves).
+REQUIREMENTS = ("torch", "segmentation-models-pytorch", "timm", "numpy", "Pillow")
+CHALLENGE = RULE_SETS["challenge"]
+
+
+def palette_list() -> list[int]:
+    """The 768 palette entries of the kit's mask PNGs (class colours, ignore white)."""
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    palette[:NUM_CLASSES] = PALETTE
+    palette[IGNORE_INDEX] = IGNORE_COLOR
+    return palette.ravel().tolist()
+
+
+def solution_checkpoint(model: Any, tta: str | None) -> dict[str, Any]:
+    """ckpt.pth's dict: `state_dict` (the course template's key) and what run.py needs to rebuild and run the model."""
+    from faceparse_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+    spec = getattr(model, "smp_spec", None)
+    if spec is None:
+        raise ValueError(f"{type(model).__name__}: only the zoo's smp models can be packed with a standalone run.py")
+    state = {key.removeprefix("model."): tensor for key, tensor in model.state_dict().items()}
+    return {"state_dict": state, "model": {**spec, "kwargs": dict(spec["kwargs"])},
+            "model_name": (getattr(model, "train_config", None) or {}).get("model"),
+            "input_size": getattr(model, "input_size", None), "size_divisor": model.size_divisor,
+            "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "tta": tta,
+            "flip_pairs": [list(pair) for pair in FLIP_PAIRS], "palette": palette_list()}
+
+
+def pinned_requirements() -> str:
+    """requirements.txt: each package run.py imports at the version installed here, without local build tags."""
+    lines = []
+    for name in REQUIREMENTS:
+        version = metadata.version(name).split("+")[0]
+        lines.append(f"{name}=={version}")
+    return "\n".join(lines) + "\n"
+
+
+def readme_text(model: Any, parameters: int, tta: str | None, masks: int) -> str:
+    """The course's Readme.txt for the hand-in: the files, the third-party libraries, how to run it."""
+    name = (getattr(model, "train_config", None) or {}).get("model", type(model).__name__)
+    libraries = "\n".join(f"  - {line}" for line in pinned_requirements().splitlines())
+    return f"""Face parsing on CelebAMask-HQ: the challenge hand-in
+
+Files
+  masks/               {masks} predicted masks, one PNG per test image (same name, .png), 8-bit class indices 0..18
+  solution/ckpt.pth    the trained weights (ckpt["state_dict"]) and the architecture run.py rebuilds
+  solution/run.py      predicts one image: python3 run.py --input IMAGE.jpg --output MASK.png --weights ckpt.pth
+  solution/requirements.txt   the libraries run.py needs, pinned
+  solution/Readme.txt  this file
+
+Model: {name}, {parameters:,} parameters (the challenge asks for fewer than {CHALLENGE.max_parameters:,}), trained
+from scratch on the 1,000 training pairs only; one model, no ensemble. Test-time augmentation: {tta or "none"}.
+
+Third-party libraries
+{libraries}
+
+How to run
+  pip install -r requirements.txt
+  python3 run.py --input /path/to/input-image.jpg --output /path/to/output-mask.png --weights ckpt.pth
+"""
+
+
+def build_submission(run_dir: str | Path, test_images: str | Path, out_zip: str | Path, with_solution: bool = False,
+                     tta: str | None = None, progress: bool = False) -> Path:
+    """Predict every test image with the run's model and zip masks/ (and solution/) at the zip's top, atomically."""
+    from faceparse_lib.evaluation.masks import predict_folder
+    from faceparse_lib.models.checkpoint import load_checkpoint
+    from faceparse_lib.models.zoo import count_parameters
+
+    model = load_checkpoint(run_dir)
+    config = getattr(model, "train_config", {}) or {}
+    parameters = count_parameters(model)
+    CHALLENGE.check_model(parameters, bool(config.get("pretrained")), config.get("model", "the model"))
+    out_zip = Path(out_zip)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        # One image at a time, as the graders' run.py does, so both take the very same arithmetic.
+        summary = predict_folder(model, test_images, work / "masks", tta=tta, batch_size=1, progress=progress)
+        if summary.failed:
+            raise ValueError(f"{len(summary.failed)} test image(s) could not be predicted; the first: {summary.failed[0][1]}")
+        if with_solution:
+            import torch
+
+            solution = work / "solution"
+            solution.mkdir()
+            torch.save(solution_checkpoint(model, tta), solution / "ckpt.pth")
+            shutil.copyfile(RUN_PY, solution / "run.py")
+            (solution / "requirements.txt").write_text(pinned_requirements())
+            (solution / "Readme.txt").write_text(readme_text(model, parameters, tta, len(summary.masks)))
+        out_zip.parent.mkdir(parents=True, exist_ok=True)
+        partial = out_zip.with_name(f".{out_zip.name}.{os.getpid()}.tmp")
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(work.rglob("*")):
+                if path.is_file():
+                    archive.write(path, arcname=path.relative_to(work).as_posix())
+        os.replace(partial, out_zip)
+    log.info("wrote %s (%d masks%s)", out_zip, len(summary.masks), ", solution" if with_solution else "")
+    return out_zip
+
+
+def check_submission(zip_path: str | Path, images: str | Path | None = None, solution: bool | None = None) -> list[str]:
+    """Every problem of a hand-in zip, each naming its file; [] when it is fine.
+
+    `images` (the test images) also checks one mask per image, by name and size; `solution=True` requires
+    solution/ (the test phase), None checks it when the zip has one.
+    """
+    from PIL import Image
+
+    zip_path = Path(zip_path)
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, FileNotFoundError, IsADirectoryError) as err:
+        return [f"{zip_path}: not a zip file ({err})"]
+    with archive:
+        names = [n for n in archive.namelist() if not n.endswith("/") and not n.startswith("__MACOSX/")]
+        problems = _layout_problems(zip_path, names)
+        masks = {Path(n).stem: n for n in names if n.startswith("masks/") and n.count("/") == 1}
+        for stem, name in sorted(masks.items()):
+            problems += _mask_problems(zip_path, name, archive.read(name), images, stem, Image)
+        if images is not None:
+            from faceparse_lib.evaluation.masks import list_images
+
+            wanted = {p.stem: p for p in list_images(images)[0]}
+            problems += [f"{zip_path}: masks/{stem}.png missing for {path.name}" for stem, path in sorted(wanted.items())
+                         if stem not in masks]
+            problems += [f"{zip_path}: {masks[stem]} has no test image {stem}.* in {images}"
+                         for stem in sorted(masks.keys() - wanted.keys())]
+        has_solution = any(n.startswith("solution/") for n in names)
+        if solution or (solution is None and has_solution):
+            problems += [f"{zip_path}: solution/{f} missing" for f in SOLUTION_FILES if f"solution/{f}" not in names]
+            if "solution/ckpt.pth" in names:
+                problems += _checkpoint_problems(zip_path, archive.read("solution/ckpt.pth"))
+    return problems
+
+
+def _layout_problems(zip_path: Path, names: list[str]) -> list[str]:
+    """The top of the zip: masks/ (and solution/) there, not inside one enclosing folder."""
+    tops = {n.split("/")[0] for n in names}
+    if not any(n.startswith("masks/") for n in names):
+        if len(tops) == 1 and any(n.split("/", 1)[-1].startswith("masks/") for n in names):
+            return [f"{zip_path}: masks/ and solution/ sit inside the folder {tops.pop()}/; zip their contents so "
+                    "they are at the zip's top"]
+        return [f"{zip_path}: no masks/ folder at the zip's top"]
+    return [f"{zip_path}: {n} is not a PNG in masks/" for n in names if n.startswith("masks/") and
+            (n.count("/") != 1 or not n.lower().endswith(".png"))]
+
+
+def _mask_problems(zip_path: Path, name: str, data: bytes, images: str | Path | None, stem: str, image_module: Any
+                   ) -> list[str]:
+    """A mask that is not 8-bit single-channel class indices 0..18, or not its image's size."""
+    where = f"{zip_path}: {name}"
+    try:
+        picture = image_module.open(io.BytesIO(data))
+        picture.load()
+    except Exception as err:  # noqa: BLE001 - any decoding failure is this file's problem
+        return [f"{where}: unreadable ({err})"]
+    if picture.mode not in ("L", "P"):
+        kind = {"RGB": "an RGB", "RGBA": "an RGBA", "I;16": "a 16-bit", "I": "a 32-bit"}.get(picture.mode, picture.mode)
+        return [f"{where}: {kind} image; the graders read it with convert('P'), which turns colours into "
+                "nonsense: write one channel of class indices"]
+    labels = np.unique(np.asarray(picture))
+    bad = labels[labels >= NUM_CLASSES]
+    problems = [f"{where}: labels {bad[:8].tolist()} outside 0..{NUM_CLASSES - 1}"] if bad.size else []
+    if images is not None:
+        found = [p for p in Path(images).glob(f"{stem}.*") if p.is_file()]
+        if found:
+            with image_module.open(found[0]) as source:
+                if source.size != picture.size:
+                    problems.append(f"{where}: {picture.size[0]}×{picture.size[1]}; its image {found[0].name} is "
+                                    f"{source.size[0]}×{source.size[1]}")
+    return problems
+
+
+def _checkpoint_problems(zip_path: Path, data: bytes) -> list[str]:
+    """ckpt.pth that a safe load cannot read, that lacks state_dict, or whose parameters reach the cap."""
+    import torch
+
+    where = f"{zip_path}: solution/ckpt.pth"
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises several kinds for a file it will not load safely
+        return [f"{where}: not loadable with torch.load(weights_only=True), i.e. without unpickling code "
+                f"({str(err).splitlines()[0][:160]})"]
+    if not isinstance(state, dict) or "state_dict" not in state:
+        return [f"{where}: no 'state_dict'; the course's template loads ckpt['state_dict']"]
+    # Parameters, as sum(p.numel() for p in model.parameters()) counts them: BatchNorm's buffers are not.
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    count = sum(t.numel() for k, t in state["state_dict"].items() if hasattr(t, "numel") and not k.endswith(buffers))
+    if CHALLENGE.max_parameters is not None and count >= CHALLENGE.max_parameters:
+        return [f"{where}: {count:,} parameters; the challenge asks for fewer than {CHALLENGE.max_parameters:,}"]
+    return []

@@ -1,0 +1,149 @@
+"""The challenge hand-in: masks/ and a standalone solution/ whose run.py writes the same masks; the zip checker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from faceparse_lib.course.submission import build_submission, check_submission
+from faceparse_lib.data.synthetic import make_synthetic_dataset
+from faceparse_lib.training import TrainConfig, train
+
+# Runs run.py as the graders do, in a process where faceparse_lib cannot be imported.
+NO_KIT = ("import runpy, sys; sys.modules['faceparse_lib'] = None; sys.argv = ['run.py'] + sys.argv[1:]; "
+          "runpy.run_path('run.py', run_name='__main__')")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = make_synthetic_dataset(tmp_path_factory.mktemp("data") / "synth", 6, 2, size=64, seed=5)
+    test = root / "test" / "images"
+    test.mkdir(parents=True)
+    for i, path in enumerate(sorted((root / "val" / "images").iterdir())):
+        Image.open(path).save(test / f"{40159242 + i:x}.jpg")  # arbitrary stems, as the challenge's
+    return root
+
+
+def trained(root, run_dir, model):
+    cfg = TrainConfig.preset("cpu", data_root=str(root), run_dir=str(run_dir), model=model, rules="challenge",
+                             input_size=48, crop_size=48, iterations=3, eval_interval=3, checkpoint_interval=3,
+                             batch_size=2, progress=False, warmup_iterations=1)
+    return train(cfg)
+
+
+@pytest.fixture(scope="module")
+def runs(data, tmp_path_factory):
+    work = tmp_path_factory.mktemp("runs")
+    return {name: trained(data, work / name, name) for name in ("unet_lcnet050", "unet_mnv3s")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model,tta", [("unet_lcnet050", None), ("unet_lcnet050", "flip"), ("unet_mnv3s", "flip")])
+def test_run_py_alone_writes_the_masks_of_the_zip_pixel_for_pixel(runs, data, tmp_path, model, tta):
+    archive = build_submission(runs[model], data / "test" / "images", tmp_path / "hand-in.zip", with_solution=True,
+                               tta=tta)
+    assert check_submission(archive, images=data / "test" / "images", solution=True) == []
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(archive) as opened:
+        opened.extractall(unpacked)
+        assert {n.split("/")[0] for n in opened.namelist()} == {"masks", "solution"}
+    solution = unpacked / "solution"
+    requirements = (solution / "requirements.txt").read_text()
+    assert "segmentation-models-pytorch==" in requirements and "+" not in requirements and "faceparse" not in requirements
+    assert torch.load(solution / "ckpt.pth", weights_only=True)["state_dict"]
+    for image in sorted((data / "test" / "images").iterdir()):
+        out = tmp_path / f"{image.stem}.png"
+        subprocess.run([sys.executable, "-c", NO_KIT, "--input", str(image), "--output", str(out),
+                        "--weights", "ckpt.pth"], cwd=solution, check=True, capture_output=True, text=True)
+        expected = np.asarray(Image.open(unpacked / "masks" / f"{image.stem}.png").convert("P"))
+        np.testing.assert_array_equal(np.asarray(Image.open(out).convert("P")), expected)
+
+
+def write_zip(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return path
+
+
+def png(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def checkpoint(state: dict) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+class NotATensor:
+    """An object torch.load(weights_only=True) refuses to unpickle."""
+
+
+GOOD_MASK = np.zeros((64, 64), dtype=np.uint8)
+SOLUTION = {"solution/run.py": b"print()", "solution/requirements.txt": b"torch\n",
+            "solution/ckpt.pth": checkpoint({"state_dict": {"w": torch.zeros(3)}})}
+
+
+@pytest.mark.parametrize("files,fragment", [
+    ({"hand-in/masks/a.png": png(GOOD_MASK)}, "inside the folder hand-in/"),
+    ({"a.png": png(GOOD_MASK)}, "no masks/ folder"),
+    ({"masks/a.png": png(np.zeros((64, 64, 3), dtype=np.uint8))}, "an RGB image"),
+    ({"masks/a.png": png(np.zeros((64, 64, 4), dtype=np.uint8))}, "an RGBA image"),
+    ({"masks/a.png": png(np.zeros((64, 64), dtype=np.uint16))}, "16-bit"),
+    ({"masks/a.png": png(np.full((64, 64), 23, dtype=np.uint8))}, "labels [23] outside 0..18"),
+    ({"masks/a.png": png(np.zeros((32, 64), dtype=np.uint8))}, "64×32; its image a.jpg is 64×64"),
+    ({"masks/a.png": png(GOOD_MASK), "masks/b.png": png(GOOD_MASK)}, "b.png has no test image"),
+    ({"masks/c.png": png(GOOD_MASK)}, "masks/a.png missing for a.jpg"),
+    ({"masks/a.png": png(GOOD_MASK), **{k: v for k, v in SOLUTION.items() if k != "solution/run.py"}},
+     "solution/run.py missing"),
+    ({"masks/a.png": png(GOOD_MASK), **SOLUTION, "solution/ckpt.pth": checkpoint({"weights": torch.zeros(3)})},
+     "no 'state_dict'"),
+    ({"masks/a.png": png(GOOD_MASK), **SOLUTION, "solution/ckpt.pth": checkpoint({"state_dict": NotATensor()})},
+     "weights_only=True"),
+    ({"masks/a.png": png(GOOD_MASK), **SOLUTION,
+      "solution/ckpt.pth": checkpoint({"state_dict": {"w": torch.zeros(1_821_085)}})}, "1,821,085 parameters"),
+])
+def test_check_names_each_usual_mistake(tmp_path, files, fragment):
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(images / "a.jpg")
+    problems = check_submission(write_zip(tmp_path / "bad.zip", files), images=images)
+    assert any(fragment in p for p in problems), problems
+
+
+def test_a_good_zip_has_no_problem_and_the_command_says_so(tmp_path, capsys):
+    from faceparse_lib.cli import main
+
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(images / "a.jpg")
+    good = write_zip(tmp_path / "good.zip", {"masks/a.png": png(GOOD_MASK), **SOLUTION})
+    assert check_submission(good, images=images) == []
+    assert main(["submission", "check", str(good), "--images", str(images)]) == 0
+    assert "no problem found" in capsys.readouterr().out
+    bad = write_zip(tmp_path / "bad.zip", {"x/masks/a.png": png(GOOD_MASK)})
+    assert main(["submission", "check", str(bad)]) == 1
+
+
+def test_a_run_over_the_cap_is_refused_with_the_rule(data, tmp_path):
+    from faceparse_lib.models import save_checkpoint
+    from faceparse_lib.models.zoo import build_model
+
+    config = {"model": "deeplabv3plus_r50", "num_classes": 19, "input_size": 64}
+    save_checkpoint({"model": build_model("deeplabv3plus_r50").state_dict(), "config": config}, tmp_path / "best.pt")
+    with pytest.raises(ValueError, match="fewer than 1,821,085"):
+        build_submission(tmp_path, data / "test" / "images", tmp_path / "out.zip")
