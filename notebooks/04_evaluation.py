@@ -60,7 +60,7 @@ else:
 # %matplotlib inline
 from IPython.display import display
 
-from faceparse_lib.course import ensure_trained_run, hand_in_images, workspace
+from faceparse_lib.course import build_submission, check_submission, ensure_trained_run, hand_in_images, workspace
 from faceparse_lib.data import FaceParsingDataset
 from faceparse_lib.evaluation import FScore, evaluate, predict_folder, zip_masks
 from faceparse_lib.models import load_checkpoint
@@ -130,16 +130,27 @@ viewer.mode.value = "errors"
 print(f"showing {viewer.names[viewer.current_index]}: image {ws.metric} {viewer.iou(viewer.current_index):.3f}")
 
 # %% [markdown]
-# ## Predictions for hand-in
+# ## The hand-in
 #
-# One PNG per test image, the same name as the image, of class indices 0..18 at the image's own size,
-# zipped flat. Use the same TTA you chose above.
+# Under the challenge rules the course's CodaBench page takes **one zip** with `masks/` (one PNG per test image,
+# the image's name with `.png`, 8-bit class indices 0..18 at the image's size) and, in the test phase,
+# `solution/` (`ckpt.pth`, `requirements.txt`, `run.py`) at its top; the graders run
+# `python3 run.py --input IMAGE --output MASK --weights ckpt.pth` per image and compare with `masks/`. The kit's
+# `run.py` needs no faceparse_lib and writes the same masks (a test checks it pixel for pixel), and the checker
+# below lists the usual mistakes by file. Under the 2022 rules the hand-in is the masks, zipped flat. Use the
+# same TTA you chose above.
 
 # %%
 images_dir, note = hand_in_images(ws)
 if note:
     print(note)
-predictions = predict_folder(model, images_dir, run_dir / "predictions", tta="flip", progress=True)
-archive = zip_masks(predictions.masks, run_dir / "predictions.zip")
-print(f"{len(predictions.masks)} masks -> {archive} ({archive.stat().st_size / 1e6:.1f} MB); "
-      f"{len(predictions.failed)} image(s) failed")
+if ws.rules == "challenge":
+    archive = build_submission(run_dir, images_dir, run_dir / "submission.zip", with_solution=True, tta="flip",
+                               progress=True)
+    problems = check_submission(archive, images=images_dir, solution=True)
+    print(f"{archive} ({archive.stat().st_size / 1e6:.1f} MB): " + ("; ".join(problems) or "checked, no problem found"))
+else:
+    predictions = predict_folder(model, images_dir, run_dir / "predictions", tta="flip", progress=True)
+    archive = zip_masks(predictions.masks, run_dir / "predictions.zip")
+    print(f"{len(predictions.masks)} masks -> {archive} ({archive.stat().st_size / 1e6:.1f} MB); "
+          f"{len(predictions.failed)} image(s) failed")

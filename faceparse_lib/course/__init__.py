@@ -1,4 +1,5 @@
-"""What the course notebooks share: the workspace (settings, data, run dirs) and the notebooks' generated cells."""
+"""What the course notebooks share: the workspace (settings, data, run dirs), the notebooks' generated cells, and the
+challenge hand-in (the submission zip and its checker)."""
 
 from faceparse_lib import lazy_exports
 
@@ -6,4 +7,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "workspace": "shared", "prepare_run_dir": "shared", "ensure_trained_run": "shared",
     "ensure_class_weights": "shared", "save_class_weights": "shared", "weights_record_for": "shared",
     "hand_in_images": "shared",
+    "build_submission": "submission", "check_submission": "submission",
 })
