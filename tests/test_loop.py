@@ -291,6 +291,7 @@ def test_challenge_run_validates_on_a_holdout_and_keeps_best_pt_by_the_fscore(ti
     run_dir = train(cfg)
     held = json.loads((run_dir / "holdout.json").read_text())["stems"]
     assert len(held) == 2
+    assert json.loads((run_dir / "class_weights.json").read_text())["n_images"] == 6 - 2  # holdout not counted
     val = read_log(run_dir).query("kind == 'val'")
     assert val["fscore"].between(0, 1).all() and read_log(run_dir).query("kind == 'train'")["loss_extra"].notna().all()
     best = ckpt.read_checkpoint(run_dir / ckpt.BEST)
@@ -318,3 +319,17 @@ def test_a_run_saved_before_a_config_field_existed_still_resumes(tiny_root, tmp_
         del state["config"][newer]
     ckpt.save_checkpoint({k: v for k, v in state.items() if k not in ("format", "version")}, path)
     assert ckpt.read_checkpoint(train(tiny_config(tiny_root, tmp_path / "run")) / ckpt.LAST)["iteration"] == 4
+
+
+def test_log_rows_stay_right_when_log_interval_changes_on_resume(tiny_root, tmp_path):
+    stopped = train(tiny_config(tiny_root, tmp_path / "run", log_interval=4, eval_interval=4, time_limit_minutes=0.0,
+                                iterations=6))
+    assert ckpt.read_checkpoint(stopped / ckpt.LAST)["iteration"] == 1
+    run_dir = train(tiny_config(tiny_root, tmp_path / "run", log_interval=3, eval_interval=4, iterations=6))
+    rows = [r for r in log_rows(run_dir) if r["kind"] == "train"]
+    straight = train(tiny_config(tiny_root, tmp_path / "straight", log_interval=1, eval_interval=4, iterations=6))
+    losses = [float(r["loss"]) for r in log_rows(straight) if r["kind"] == "train"]
+    # iteration 3 averages 1..3 (the sum saved at 1 plus 2..3), iteration 6 averages 4..6
+    assert [int(r["iteration"]) for r in rows] == [3, 6]
+    assert float(rows[0]["loss"]) == pytest.approx(sum(losses[:3]) / 3, rel=1e-5)
+    assert float(rows[1]["loss"]) == pytest.approx(sum(losses[3:]) / 3, rel=1e-5)

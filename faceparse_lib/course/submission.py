@@ -99,6 +99,8 @@ def build_submission(run_dir: str | Path, test_images: str | Path, out_zip: str 
     config = getattr(model, "train_config", {}) or {}
     parameters = count_parameters(model)
     CHALLENGE.check_model(parameters, bool(config.get("pretrained")), config.get("model", "the model"))
+    if with_solution:
+        solution_checkpoint(model, tta)  # refuses a model run.py cannot rebuild, before predicting anything
     out_zip = Path(out_zip)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -117,11 +119,15 @@ def build_submission(run_dir: str | Path, test_images: str | Path, out_zip: str 
             (solution / "Readme.txt").write_text(readme_text(model, parameters, tta, len(summary.masks)))
         out_zip.parent.mkdir(parents=True, exist_ok=True)
         partial = out_zip.with_name(f".{out_zip.name}.{os.getpid()}.tmp")
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(work.rglob("*")):
-                if path.is_file():
-                    archive.write(path, arcname=path.relative_to(work).as_posix())
-        os.replace(partial, out_zip)
+        try:
+            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted(work.rglob("*")):
+                    if path.is_file():
+                        archive.write(path, arcname=path.relative_to(work).as_posix())
+            os.replace(partial, out_zip)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     log.info("wrote %s (%d masks%s)", out_zip, len(summary.masks), ", solution" if with_solution else "")
     return out_zip
 
@@ -143,12 +149,14 @@ def check_submission(zip_path: str | Path, images: str | Path | None = None, sol
         names = [n for n in archive.namelist() if not n.endswith("/") and not n.startswith("__MACOSX/")]
         problems = _layout_problems(zip_path, names)
         masks = {Path(n).stem: n for n in names if n.startswith("masks/") and n.count("/") == 1}
-        for stem, name in sorted(masks.items()):
-            problems += _mask_problems(zip_path, name, archive.read(name), images, stem, Image)
+        wanted: dict[str, Path] = {}
         if images is not None:
             from faceparse_lib.evaluation.masks import list_images
 
             wanted = {p.stem: p for p in list_images(images)[0]}
+        for stem, name in sorted(masks.items()):
+            problems += _mask_problems(zip_path, name, archive.read(name), wanted.get(stem), Image)
+        if images is not None:
             problems += [f"{zip_path}: masks/{stem}.png missing for {path.name}" for stem, path in sorted(wanted.items())
                          if stem not in masks]
             problems += [f"{zip_path}: {masks[stem]} has no test image {stem}.* in {images}"
@@ -173,8 +181,7 @@ def _layout_problems(zip_path: Path, names: list[str]) -> list[str]:
             (n.count("/") != 1 or not n.lower().endswith(".png"))]
 
 
-def _mask_problems(zip_path: Path, name: str, data: bytes, images: str | Path | None, stem: str, image_module: Any
-                   ) -> list[str]:
+def _mask_problems(zip_path: Path, name: str, data: bytes, image: Path | None, image_module: Any) -> list[str]:
     """A mask that is not 8-bit single-channel class indices 0..18, or not its image's size."""
     where = f"{zip_path}: {name}"
     try:
@@ -189,13 +196,11 @@ def _mask_problems(zip_path: Path, name: str, data: bytes, images: str | Path | 
     labels = np.unique(np.asarray(picture))
     bad = labels[labels >= NUM_CLASSES]
     problems = [f"{where}: labels {bad[:8].tolist()} outside 0..{NUM_CLASSES - 1}"] if bad.size else []
-    if images is not None:
-        found = [p for p in Path(images).glob(f"{stem}.*") if p.is_file()]
-        if found:
-            with image_module.open(found[0]) as source:
-                if source.size != picture.size:
-                    problems.append(f"{where}: {picture.size[0]}×{picture.size[1]}; its image {found[0].name} is "
-                                    f"{source.size[0]}×{source.size[1]}")
+    if image is not None:
+        with image_module.open(image) as source:
+            if source.size != picture.size:
+                problems.append(f"{where}: {picture.size[0]}×{picture.size[1]}; its image {image.name} is "
+                                f"{source.size[0]}×{source.size[1]}")
     return problems
 
 

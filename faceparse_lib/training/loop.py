@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from timm.layers import convert_sync_batchnorm
 from timm.utils import ModelEmaV3
 from torch import nn
 from torch.utils.data import DataLoader
@@ -42,6 +43,7 @@ from faceparse_lib.training.validation import validate
 log = logging.getLogger(__name__)
 
 WARMUP_FOR_ESTIMATE = 20  # iterations before the one-line estimate of the whole run's time
+STEPS_KEY = "iterations"  # in the running sums: the iterations they cover
 
 
 class _Interrupted(Exception):
@@ -97,6 +99,7 @@ class Session:
     stop: StopRequest
     started: float  # perf_counter at the start of this session
     running: dict[str, float]  # loss sums of the log interval in progress, on this rank
+    pairs: tuple[list[tuple[Path, Path]], list[tuple[Path, Path]]]  # (train, validation) image and mask paths
     mid_step: bool = False  # an interrupt in the middle of a step leaves no consistent state to save
 
     def elapsed(self) -> float:
@@ -144,7 +147,7 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
     check_rules(cfg)
     with StopRequest() as stop:
         session = start_session(cfg, env, callback, stop)
-        train_pairs, val_pairs = split_pairs(cfg, session.run_dir, env)
+        train_pairs, val_pairs = session.pairs
         loader = train_loader(cfg, env, session.state.iteration, train_pairs)
         val_data = val_dataset(cfg, val_pairs)
         bar = tqdm(total=cfg.iterations, initial=session.state.iteration, desc="train", unit="it",
@@ -211,7 +214,10 @@ def start_session(cfg: TrainConfig, env: distributed.Distributed, callback: Call
     model = build_model(cfg.model, num_classes=cfg.num_classes, pretrained=cfg.pretrained)
     channels_last = cfg.channels_last and device.type == "cuda"
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    loss_fn = SegmentationLoss.from_name(cfg.loss, class_weights_of_run(cfg, run_dir, env), cfg.aux_weight).to(device)
+    pairs = split_pairs(cfg, run_dir, env)
+    train_masks = [mask for _, mask in pairs[0]]  # a holdout's masks are not counted
+    loss_fn = SegmentationLoss.from_name(cfg.loss, class_weights_of_run(cfg, run_dir, env, train_masks),
+                                         cfg.aux_weight).to(device)
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg)
     dtype = amp_dtype(cfg, device)
@@ -226,11 +232,11 @@ def start_session(cfg: TrainConfig, env: distributed.Distributed, callback: Call
     net = model
     if env.enabled:
         if device.type == "cuda":  # batch statistics over all GPUs' crops, as mmseg's multi-GPU configs do
-            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            model = convert_sync_batchnorm(model)  # timm's keeps its BatchNormAct2d layers' activations
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     csv_log = CsvLog(run_dir / LOG_FILE, keep_until=state.iteration if resumed else None, enabled=env.is_main)
     return Session(cfg, env, run_dir, model, net, loss_fn, optimizer, scheduler, scaler, dtype, channels_last, state,
-                   csv_log, ema, callback, stop, time.perf_counter(), dict(state.running))
+                   csv_log, ema, callback, stop, time.perf_counter(), dict(state.running), pairs)
 
 
 def train_step(session: Session, images: torch.Tensor, masks: torch.Tensor) -> dict[str, float]:
@@ -265,6 +271,8 @@ def train_step(session: Session, images: torch.Tensor, masks: torch.Tensor) -> d
     session.mid_step = False
     for key, value in values.items():
         session.running[key] = session.running.get(key, 0.0) + value
+    # How many iterations the sums hold: log_interval may change on resume, so it cannot be recomputed from t.
+    session.running[STEPS_KEY] = session.running.get(STEPS_KEY, 0.0) + 1
     return values
 
 
@@ -273,7 +281,7 @@ def log_step(session: Session, values: dict[str, float], bar: Any) -> None:
     cfg, t = session.cfg, session.state.iteration
     if t % cfg.log_interval != 0 and t != cfg.iterations:
         return
-    count = t % cfg.log_interval or cfg.log_interval
+    count = session.running.get(STEPS_KEY) or t % cfg.log_interval or cfg.log_interval
     sums = _mean_over_ranks({k: session.running.get(k, 0.0) for k in values}, session.env)
     row = {"kind": "train", "iteration": t, "seconds": round(session.elapsed(), 3),
            "lr": session.optimizer.param_groups[0]["lr"], **{k: sums[k] / count for k in values}}
@@ -374,8 +382,9 @@ def val_dataset(cfg: TrainConfig, pairs: list[tuple[Path, Path]] | None = None) 
     return FaceParsingDataset.from_pairs(pairs)
 
 
-def class_weights_of_run(cfg: TrainConfig, run_dir: Path, env: distributed.Distributed) -> torch.Tensor | None:
-    """The loss weights: from the run dir's class_weights.json when resuming, else counted on the train masks."""
+def class_weights_of_run(cfg: TrainConfig, run_dir: Path, env: distributed.Distributed,
+                         train_masks: list[Path]) -> torch.Tensor | None:
+    """The loss weights: from the run dir's class_weights.json when resuming, else counted on the masks trained on."""
     if cfg.class_weights is None:
         return None
     import json
@@ -387,7 +396,7 @@ def class_weights_of_run(cfg: TrainConfig, run_dir: Path, env: distributed.Distr
         record = json.loads(path.read_text())
         if record.get("method") == cfg.class_weights and len(record.get("weights", [])) == cfg.num_classes:
             return torch.tensor(record["weights"], dtype=torch.float32)
-    counts = count_pixels(Path(cfg.data_root) / "train" / "masks", workers=None if env.world_size == 1 else 1)
+    counts = count_pixels(train_masks, workers=None if env.world_size == 1 else 1)
     weights = class_weights(counts, cfg.class_weights)
     if env.is_main:
         write_json(path, weights_record(counts, weights.tolist(), cfg.class_weights, "max"))

@@ -98,13 +98,18 @@ def checkpoint_state(model: nn.Module, optimizer: torch.optim.Optimizer, schedul
 
 
 def rng_state() -> dict[str, Any]:
+    """The CPU generator and this process's GPU generator (a resume may see another number of GPUs)."""
     state = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        state["cuda"] = torch.cuda.get_rng_state()
     return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    saved = state.get("cuda")
+    if isinstance(saved, (list, tuple)):  # checkpoints that saved every visible GPU's generator
+        index = torch.cuda.current_device() if torch.cuda.is_available() else 0
+        saved = saved[index] if index < len(saved) else None
+    if saved is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(saved)

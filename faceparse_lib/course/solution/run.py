@@ -9,6 +9,7 @@ kit wrote into masks/.
 """
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -76,7 +77,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", required=True, help="a face photo (JPEG or PNG)")
     parser.add_argument("--output", required=True, help="the mask PNG to write")
-    parser.add_argument("--weights", default="ckpt.pth", help="the checkpoint (default: ckpt.pth)")
+    parser.add_argument("--weights", default=str(Path(__file__).with_name("ckpt.pth")),
+                        help="the checkpoint (default: ckpt.pth beside run.py)")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     ckpt = torch.load(args.weights, map_location="cpu", weights_only=True)
