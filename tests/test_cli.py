@@ -104,6 +104,7 @@ BAD_INPUTS = {
     "train": (lambda t: ["train", "--data-root", str(t / "missing"), "--run-dir", str(t / "run")], "missing"),
     "evaluate": (lambda t: ["evaluate", str(t / "missing"), str(t / "missing")], "missing"),
     "predict": (lambda t: ["predict", str(t / "missing"), str(t / "missing"), str(t / "out")], "missing"),
+    "framing": (lambda t: ["framing", str(t / "missing")], "missing"),
     "score": (lambda t: ["score", str(t / "missing"), str(t / "missing")], "missing"),
     "submission": (lambda t: ["submission", str(t / "missing"), str(t / "missing"), str(t / "out.zip")], "missing"),
     "convert-labels": (lambda t: ["convert-labels", str(t / "missing"), str(t / "out"), "--from", "celebamask"], "missing"),

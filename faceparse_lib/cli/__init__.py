@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "train": "faceparse_lib.cli.commands.train",
     "evaluate": "faceparse_lib.cli.commands.evaluate",
     "predict": "faceparse_lib.cli.commands.predict",
+    "framing": "faceparse_lib.cli.commands.framing",
     "score": "faceparse_lib.cli.commands.score",
     "submission": "faceparse_lib.cli.commands.submission",
     "convert-labels": "faceparse_lib.cli.commands.convert_labels",

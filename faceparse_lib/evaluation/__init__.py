@@ -6,5 +6,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "ConfusionMatrix": "metrics", "FScore": "fscore", "score_folders": "folders",
     "predict_probs": "inference", "predict_image": "inference", "flip_back": "inference",
     "evaluate": "scoring",
+    "parse_photo": "photos", "predict_photos": "photos",
     "predict_folder": "masks", "write_mask": "masks", "zip_masks": "masks",
 })

@@ -49,7 +49,7 @@ def mask_image(mask: np.ndarray) -> Image.Image:
     return picture
 
 
-def _save_atomically(picture: Image.Image, path: Path) -> Path:
+def save_png(picture: Image.Image, path: Path) -> Path:
     """Save a PIL image as PNG via a temporary file and a rename, so a crash never leaves half a file at `path`."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -65,7 +65,7 @@ def write_mask(mask: np.ndarray, path: str | Path) -> Path:
     """Write an H×W uint8 class-index mask as a palette PNG (reads back through data.read_mask), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return _save_atomically(mask_image(mask), path)
+    return save_png(mask_image(mask), path)
 
 
 def list_images(folder: str | Path) -> tuple[list[Path], list[tuple[Path, str]]]:
@@ -177,7 +177,7 @@ def _write_outputs(source: Path, image: np.ndarray, mask: np.ndarray, out_dir: P
     written = mask if to_order is None else to_order[mask]
     summary.masks.append(write_mask(written, out_dir / f"{source.stem}.png"))
     if overlay_dir is not None:
-        summary.overlays.append(_save_atomically(Image.fromarray(overlay(image, mask)), overlay_dir / f"{source.stem}.png"))
+        summary.overlays.append(save_png(Image.fromarray(overlay(image, mask)), overlay_dir / f"{source.stem}.png"))
 
 
 def zip_masks(masks: Sequence[str | Path], zip_path: str | Path) -> Path:

@@ -188,3 +188,17 @@ def _font_fitting(draw, text: str, width: float):
         if draw.textlength(text, font=font) <= width:
             return font
     return font
+
+
+def render_photo(image: np.ndarray, mask: np.ndarray, faces: Sequence, opacity: float = 0.5, gap: int = 4) -> np.ndarray:
+    """A parsed photo as one titled picture: the photo with its face boxes | the parse | the parse over the photo.
+
+    `faces` are `evaluation.photos.Face`s; the detector's box is drawn green, the crop that was parsed yellow.
+    """
+    from faceparse_lib.evaluation.photos import draw_faces
+
+    picture, mask = to_uint8_image(image), to_mask(mask)
+    panels = [draw_faces(picture, faces), draw_faces(mask_panel(picture, mask, 1.0), faces),
+              mask_panel(picture, mask, opacity)]
+    count = f"{len(faces)} face{'s' if len(faces) != 1 else ''}" if faces else "no face: parsed whole"
+    return with_titles(side_by_side(panels, gap), [f"photo ({count})", "parse", "parse over photo"], gap)

@@ -1,4 +1,8 @@
-"""Predict a mask for every image in a folder (palette PNGs at each image's size, same stem), ready to hand in."""
+"""Predict a mask for every image in a folder (palette PNGs at each image's size, same stem), ready to hand in.
+
+With --faces the images are arbitrary photos: each face is found, framed as the training faces are, parsed and
+pasted back at the photo's size; overlays then show the face boxes.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-order", choices=tuple(LABEL_ORDERS), default="celebamask",
                         help="class numbering of the written masks (default: celebamask, the kit's; "
                              "face-parsing.pytorch for tools built on that code, farl for FaRL/facer/SegFace)")
+    parser.add_argument("--faces", action="store_true",
+                        help="the images are ordinary photos: find each face, frame it like CelebA-HQ, parse it and paste it back")
+    parser.add_argument("--whole-image", action="store_true",
+                        help="with --faces: parse a photo where no face is found as a whole (as if it were aligned)")
     parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass (default: 4)")
     parser.add_argument("--workers", type=int, default=2, help="image-decoding worker processes (default: 2)")
     parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
@@ -34,9 +42,13 @@ def run(args: argparse.Namespace) -> int:
     from faceparse_lib.evaluation.masks import predict_folder, zip_masks
     from faceparse_lib.models.export import load_model
 
+    if args.whole_image and not args.faces:
+        raise ValueError("--whole-image goes with --faces (without --faces every image is parsed whole already)")
     model = load_model(args.checkpoint, device=args.device or default_device())
     if args.input_size is not None:
         model.input_size = args.input_size or None
+    if args.faces:
+        return _run_on_photos(model, args)
     summary = predict_folder(model, args.in_dir, args.out_dir, tta=args.tta, scales=args.scales,
                              overlay_dir=args.overlays, batch_size=args.batch_size, workers=args.workers,
                              progress=not args.no_progress, label_order=args.label_order)
@@ -51,3 +63,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {len(summary.failed)} input(s) not predicted (listed above)", file=sys.stderr)
         return 1
     return 0
+
+
+def _run_on_photos(model, args: argparse.Namespace) -> int:
+    """predict --faces: one mask per photo at its own size, faces found and framed; photos without a face listed."""
+    from faceparse_lib.evaluation.photos import predict_photos
+
+    if args.scales or args.zip:
+        raise ValueError("--faces parses each face at the model's input size: --scales and --zip do not apply")
+    summary = predict_photos(model, args.in_dir, args.out_dir, overlay_dir=args.overlays, tta=args.tta,
+                             whole_image=args.whole_image, label_order=args.label_order, progress=not args.no_progress)
+    for name, count in summary.faces.items():
+        print(f"{name}: {count} face{'s' if count != 1 else ''}" if count else f"{name}: no face, parsed whole")
+    print(f"wrote {len(summary.masks)} masks to {args.out_dir}"
+          + (f" and {len(summary.overlays)} overlays (face boxes drawn) to {args.overlays}" if args.overlays else ""))
+    for _, reason in summary.failed:
+        print(f"error: {reason}", file=sys.stderr)
+    return 1 if summary.failed else 0

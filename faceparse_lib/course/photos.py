@@ -1,0 +1,59 @@
+"""Your own photos in a notebook: files from Colab's upload dialog or an ipywidgets FileUpload, or sample photos."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from faceparse_lib.data.faces import upright
+from faceparse_lib.data.layout import DatasetError
+
+
+def uploaded_files(value: Any) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each uploaded file, from any of the three shapes an upload comes in.
+
+    - `google.colab.files.upload()`: {name: bytes};
+    - ipywidgets 7 `FileUpload.value`: {name: {"metadata": {...}, "content": bytes}};
+    - ipywidgets 8 `FileUpload.value`: a tuple of {"name": ..., "content": memoryview, ...}.
+    """
+    if not value:
+        return []
+    if isinstance(value, dict):
+        items = value.items()
+        return [(name, bytes(item["content"] if isinstance(item, dict) else item)) for name, item in items]
+    return [(item["name"], bytes(item["content"])) for item in value]
+
+
+def decode_photo(name: str, data: bytes) -> np.ndarray:
+    """An uploaded file as an upright H×W×3 uint8 photo; a clear error naming the file if it is not an image."""
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            return upright(picture)
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"{name}: not a readable image ({err}); upload a .jpg or .png photo") from err
+
+
+def sample_photos() -> dict[str, np.ndarray]:
+    """Real photos that ship inside installed packages: scikit-image's astronaut, matplotlib's Grace Hopper if present."""
+    from skimage import data
+
+    photos = {"astronaut.png": data.astronaut()}
+    try:
+        from matplotlib import cbook
+
+        with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as picture:
+            photos["grace_hopper.jpg"] = upright(picture)
+    except (OSError, ValueError):  # matplotlib builds without sample data
+        pass
+    return photos
+
+
+def photos_to_parse(upload_value: Any = None) -> dict[str, np.ndarray]:
+    """The uploaded photos by name, or the sample photos when nothing was uploaded (so "Run all" never waits)."""
+    files = uploaded_files(upload_value)
+    if not files:
+        return sample_photos()
+    return {name: decode_photo(name, data) for name, data in files}

@@ -1,0 +1,178 @@
+"""Parse an arbitrary photo: find each face, frame it as the training faces are framed, parse it, paste it back.
+
+A model trained on aligned CelebA-HQ faces sees nonsense in a phone photo taken as it is. `parse_photo` cuts a
+CelebA-HQ-like square around every detected face (`data.faces`), parses each at the model's input size, and
+pastes the labels back into one label map at the photo's own size; pixels outside every crop are background.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from torch import nn
+
+from faceparse_lib.classes import overlay, remap_table
+from faceparse_lib.data.faces import DEFAULT_FRAMING, FaceBox, Framing, cut_square, detect_faces, read_photo, upright
+from faceparse_lib.data.layout import DatasetError
+from faceparse_lib.evaluation.inference import MODEL_INPUT_SIZE, image_tensor, predict_probs, resolve_input_size
+from faceparse_lib.evaluation.masks import save_png, list_images, write_mask
+
+log = logging.getLogger(__name__)
+
+MAX_PASTE_SIDE = 1024  # class probabilities are resized to at most this side; larger crops get the labels upscaled
+BOX_COLOUR, CROP_COLOUR = (0, 255, 0), (255, 255, 0)
+
+Detector = Callable[[np.ndarray], Sequence[FaceBox]]
+
+
+class NoFaceFound(DatasetError):
+    """The detector found no face in a photo."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """One parsed face: the detector's box and the square crop that was parsed, both in photo pixels."""
+
+    box: FaceBox
+    crop: FaceBox
+
+
+def as_photo(photo: np.ndarray | Image.Image | str | Path) -> np.ndarray:
+    """An H×W×3 uint8 RGB array from an array, an opened PIL image or a file (the last two turned upright by EXIF)."""
+    if isinstance(photo, (str, Path)):
+        return read_photo(photo)
+    if isinstance(photo, Image.Image):
+        return upright(photo)
+    image = np.asarray(photo)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"photo of shape {image.shape} and dtype {image.dtype}; expected H×W×3 uint8 RGB")
+    return image
+
+
+def _parse_square(model: nn.Module, square: np.ndarray, input_size: int | None, tta: str | None) -> np.ndarray:
+    """Class indices of a square crop at its own size, the model run at `input_size`."""
+    side = square.shape[0]
+    out = min(side, MAX_PASTE_SIDE)
+    probs = predict_probs(model, image_tensor(square)[None], (out, out), tta, None, input_size)
+    labels = probs[0].argmax(dim=0).to(torch.uint8).cpu().numpy()
+    if out != side:
+        labels = np.asarray(Image.fromarray(labels).resize((side, side), Image.Resampling.NEAREST))
+    return labels
+
+
+def parse_photo(
+    model: nn.Module,
+    photo: np.ndarray | Image.Image | str | Path,
+    framing: Framing = DEFAULT_FRAMING,
+    tta: str | None = None,
+    whole_image: bool = False,
+    detector: Detector = detect_faces,
+) -> tuple[np.ndarray, list[Face]]:
+    """The H×W uint8 label map of a photo at its own size, and the faces parsed in it.
+
+    Each detected face is cut as a square crop framed by `framing` (border pixels repeated where the crop leaves
+    the photo), parsed at the model's input size, and pasted back; where crops overlap, a pixel takes the label of
+    the face whose crop centre is nearer. Raises `NoFaceFound` when there is no face, unless `whole_image`, which
+    parses the whole photo as if it were an aligned face (and returns no faces).
+    """
+    image = as_photo(photo)
+    input_size = resolve_input_size(model, MODEL_INPUT_SIZE)
+    height, width = image.shape[:2]
+    if whole_image:
+        probs = predict_probs(model, image_tensor(image)[None], (height, width), tta, None, input_size)
+        return probs[0].argmax(dim=0).to(torch.uint8).cpu().numpy(), []
+    boxes = list(detector(image))
+    if not boxes:
+        name = f"{photo}: " if isinstance(photo, (str, Path)) else ""
+        raise NoFaceFound(f"{name}no face found; parse it as an aligned face with whole_image=True (--whole-image)")
+    mask = np.zeros((height, width), dtype=np.uint8)
+    nearest = np.full((height, width), np.inf)
+    faces = []
+    for box in boxes:
+        crop = framing.crop(box)
+        top, left, side = crop.rounded()
+        labels = _parse_square(model, cut_square(image, crop), input_size, tta)
+        rows = slice(max(0, top), min(height, top + side))
+        cols = slice(max(0, left), min(width, left + side))
+        centre_row, centre_col = top + side / 2, left + side / 2
+        yy, xx = np.ogrid[rows, cols]
+        distance = np.hypot(yy + 0.5 - centre_row, xx + 0.5 - centre_col)
+        closer = distance < nearest[rows, cols]
+        mask[rows, cols][closer] = labels[rows.start - top:rows.stop - top, cols.start - left:cols.stop - left][closer]
+        nearest[rows, cols][closer] = distance[closer]
+        faces.append(Face(box=box, crop=FaceBox(top, left, side)))
+    return mask, faces
+
+
+def draw_faces(image: np.ndarray, faces: Sequence[Face], width: int | None = None) -> np.ndarray:
+    """A copy of an H×W×3 image with each face's detector box (green) and parsed crop (yellow) drawn on it."""
+    picture = Image.fromarray(np.ascontiguousarray(image))
+    draw = ImageDraw.Draw(picture)
+    line = width or max(2, round(min(image.shape[:2]) / 200))
+    for face in faces:
+        for box, colour in ((face.crop, CROP_COLOUR), (face.box, BOX_COLOUR)):
+            top, left, side = box.rounded()
+            draw.rectangle((left, top, left + side - 1, top + side - 1), outline=colour, width=line)
+    return np.asarray(picture)
+
+
+@dataclass
+class PhotoSummary:
+    """What `predict_photos` did: masks (and overlays) written, faces found per photo, inputs it could not use."""
+
+    masks: list[Path] = field(default_factory=list)
+    overlays: list[Path] = field(default_factory=list)
+    faces: dict[str, int] = field(default_factory=dict)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def predict_photos(
+    model: nn.Module,
+    in_dir: str | Path,
+    out_dir: str | Path,
+    overlay_dir: str | Path | None = None,
+    framing: Framing = DEFAULT_FRAMING,
+    tta: str | None = None,
+    whole_image: bool = False,
+    label_order: str = "celebamask",
+    progress: bool = False,
+) -> PhotoSummary:
+    """`parse_photo` for every photo of a folder: STEM.png masks at each photo's (upright) size, and overlays with
+    the face boxes drawn. A photo without a face is listed in `failed` (or parsed whole with `whole_image`)."""
+    to_order = remap_table("celebamask", label_order)
+    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    overlay_dir = Path(overlay_dir) if overlay_dir is not None else None
+    for other in (out_dir, overlay_dir):
+        if other is not None and other.resolve() == in_dir.resolve():
+            raise ValueError(f"{other}: the output folder is the input folder; masks would overwrite .png photos")
+    paths, refused = list_images(in_dir)
+    summary = PhotoSummary(failed=list(refused))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if overlay_dir is not None:
+        overlay_dir.mkdir(parents=True, exist_ok=True)
+    from tqdm.auto import tqdm
+
+    for path in tqdm(paths, desc="photos", unit="photo", disable=not progress):
+        try:
+            image = read_photo(path)
+            try:
+                mask, faces = parse_photo(model, image, framing, tta)
+            except NoFaceFound:
+                if not whole_image:
+                    raise NoFaceFound(f"{path}: no face found (--whole-image parses it as an aligned face)") from None
+                mask, faces = parse_photo(model, image, framing, tta, whole_image=True)
+        except DatasetError as err:
+            summary.failed.append((path, str(err)))
+            continue
+        summary.faces[path.name] = len(faces)
+        summary.masks.append(write_mask(mask if to_order is None else to_order[mask], out_dir / f"{path.stem}.png"))
+        if overlay_dir is not None:
+            picture = draw_faces(overlay(image, mask), faces)
+            summary.overlays.append(save_png(Image.fromarray(picture), overlay_dir / f"{path.stem}.png"))
+    return summary

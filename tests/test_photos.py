@@ -1,0 +1,258 @@
+"""Parsing ordinary photos: crops pasted back at the photo's size, overlaps, EXIF, no face, the command, uploads.
+
+An untrained model's labels mean nothing, so these tests check geometry: models whose output is known (a constant
+class, a class by position, a class by colour) show where each crop's labels land in the photo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from faceparse_lib.classes import NUM_CLASSES, PALETTE
+from faceparse_lib.cli.commands import predict as predict_command
+from faceparse_lib.course.photos import decode_photo, photos_to_parse, uploaded_files
+from faceparse_lib.data.faces import FaceBox, Framing, detect_faces
+from faceparse_lib.data.layout import DatasetError, read_mask
+from faceparse_lib.evaluation.photos import BOX_COLOUR, CROP_COLOUR, NoFaceFound, draw_faces, parse_photo
+from faceparse_lib.models.checkpoint import save_checkpoint
+from faceparse_lib.models.names import DEMO_MODEL
+from faceparse_lib.models.zoo import build_model
+from faceparse_lib.visual.pictures import render_photo
+from photo_samples import astronaut, grace_hopper, landscape, side_by_side
+from test_faces import _exif_rotated
+
+
+class KnownModel(nn.Module):
+    """Logits with one known class per pixel: `label(x)` gives N×H×W class indices for normalised input x."""
+
+    def __init__(self, label, input_size: int = 64):
+        super().__init__()
+        self.label, self.input_size = label, input_size
+        self.bias = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return {"out": nn.functional.one_hot(self.label(x), NUM_CLASSES).permute(0, 3, 1, 2).float() * 10 + self.bias}
+
+
+def constant(cls: int) -> KnownModel:
+    return KnownModel(lambda x: torch.full((x.shape[0], *x.shape[-2:]), cls, dtype=torch.long))
+
+
+def by_half() -> KnownModel:
+    """Class 4 (l_eye) on the left half of the model's input, 5 (r_eye) on the right."""
+    def label(x):
+        width = x.shape[-1]
+        labels = torch.full((x.shape[0], *x.shape[-2:]), 4, dtype=torch.long)
+        labels[..., width // 2:] = 5
+        return labels
+    return KnownModel(label)
+
+
+def by_colour() -> KnownModel:
+    """Class 1 for a crop that is mostly red, 2 for one mostly blue."""
+    def label(x):
+        redder = x[:, 0].mean(dim=(1, 2)) > x[:, 2].mean(dim=(1, 2))
+        return torch.where(redder, 1, 2)[:, None, None].expand(-1, *x.shape[-2:]).long()
+    return KnownModel(label)
+
+
+def crop_mask(shape, crop: FaceBox) -> np.ndarray:
+    top, left, side = crop.rounded()
+    inside = np.zeros(shape, bool)
+    inside[max(0, top):top + side, max(0, left):left + side] = True
+    return inside
+
+
+def test_the_mask_has_the_photos_size_and_labels_only_inside_the_crop():
+    photo = astronaut()
+    mask, faces = parse_photo(constant(1), photo)
+    assert mask.shape == photo.shape[:2] and mask.dtype == np.uint8
+    (face,) = faces
+    inside = crop_mask(mask.shape, face.crop)
+    assert (mask[inside] == 1).all() and (mask[~inside] == 0).all()
+    assert face.crop.contains(*face.box.center)
+
+
+def test_an_untrained_network_puts_its_labels_inside_the_crop_at_the_photos_size():
+    torch.manual_seed(0)
+    model = build_model(DEMO_MODEL)
+    model.input_size = 128
+    photo = grace_hopper()
+    mask, (face,) = parse_photo(model, photo)
+    assert mask.shape == photo.shape[:2]
+    assert not mask[~crop_mask(mask.shape, face.crop)].any()
+
+
+def test_labels_land_where_the_model_put_them_in_its_crop():
+    mask, (face,) = parse_photo(by_half(), astronaut())
+    top, left, side = face.crop.rounded()
+    row = min(mask.shape[0] - 1, top + side // 2)
+    assert (mask[row, max(0, left):left + side // 2 - 1] == 4).all()
+    assert (mask[row, left + side // 2 + 1:min(512, left + side)] == 5).all()
+
+
+def test_a_crop_past_the_edge_is_parsed_and_cut_back_to_the_photo():
+    photo = astronaut()[40:, 120:]  # the face near the top-left corner: its crop leaves the photo
+    mask, (face,) = parse_photo(by_half(), photo)
+    top, left, side = face.crop.rounded()
+    assert top < 0 or left < 0
+    assert mask.shape == photo.shape[:2]
+    inside = crop_mask(mask.shape, face.crop)
+    assert (mask[inside] > 0).all() and (mask[~inside] == 0).all()
+
+
+def test_where_crops_overlap_the_face_whose_crop_centre_is_nearer_wins():
+    photo = np.zeros((100, 200, 3), np.uint8)
+    photo[:, :100, 0] = 255  # red left half, blue right half
+    photo[:, 100:, 2] = 255
+    boxes = [FaceBox(30, 50, 40), FaceBox(30, 110, 40)]  # crops: columns 30..110 and 90..170, rows 10..90
+    mask, faces = parse_photo(by_colour(), photo, framing=Framing(scale=2.0, shift=0.0), detector=lambda _: boxes)
+    assert [f.crop.rounded() for f in faces] == [(10, 30, 80), (10, 90, 80)]
+    assert (mask[10:90, 30:100] == 1).all() and (mask[10:90, 100:170] == 2).all()
+    assert not mask[:10].any() and not mask[90:].any() and not mask[:, :30].any() and not mask[:, 170:].any()
+
+
+def test_two_faces_side_by_side_are_both_parsed():
+    photo = side_by_side(astronaut(), grace_hopper())
+    mask, faces = parse_photo(constant(1), photo)
+    assert len(faces) == 2 and mask.shape == photo.shape[:2]
+    for face in faces:
+        assert (mask[crop_mask(mask.shape, face.crop)] == 1).all()
+
+
+def test_no_face_is_said_in_one_line_and_whole_image_parses_it_anyway(tmp_path):
+    photo = landscape()
+    with pytest.raises(NoFaceFound) as caught:
+        parse_photo(constant(1), photo)
+    message = str(caught.value)
+    assert "no face found" in message and "whole_image=True" in message and "\n" not in message
+    path = tmp_path / "rocket.png"
+    Image.fromarray(photo).save(path)
+    with pytest.raises(NoFaceFound, match="rocket.png: no face found"):
+        parse_photo(constant(1), path)
+    mask, faces = parse_photo(constant(3), photo, whole_image=True)
+    assert faces == [] and mask.shape == photo.shape[:2] and (mask == 3).all()
+
+
+def test_an_exif_rotated_copy_gives_the_same_parse_as_the_upright_photo(tmp_path):
+    photo = astronaut()
+    upright_mask, upright_faces = parse_photo(by_half(), photo)
+    path = _exif_rotated(photo, tmp_path / "phone.png")
+    rotated_mask, rotated_faces = parse_photo(by_half(), path)
+    assert rotated_faces == upright_faces
+    np.testing.assert_array_equal(rotated_mask, upright_mask)
+    with Image.open(path) as opened:
+        np.testing.assert_array_equal(parse_photo(by_half(), opened)[0], upright_mask)
+
+
+def test_a_wrong_photo_array_is_refused():
+    with pytest.raises(ValueError, match="H×W×3 uint8"):
+        parse_photo(constant(1), np.zeros((64, 64), np.float32))
+
+
+def test_draw_faces_outlines_the_box_green_and_the_crop_yellow():
+    photo = np.zeros((100, 100, 3), np.uint8)
+    (face,) = parse_photo(constant(1), photo, framing=Framing(1.5, 0.0), detector=lambda _: [FaceBox(30, 30, 40)])[1]
+    drawn = draw_faces(photo, [face], width=1)
+    assert tuple(drawn[30, 50]) == BOX_COLOUR and tuple(drawn[69, 50]) == BOX_COLOUR
+    assert tuple(drawn[20, 50]) == CROP_COLOUR and tuple(drawn[50, 20]) == CROP_COLOUR
+    assert not drawn[50, 50].any() and not photo.any()
+
+
+def test_render_photo_shows_photo_parse_and_overlay_with_the_boxes():
+    photo = astronaut()
+    mask, faces = parse_photo(constant(1), photo)
+    picture = render_photo(photo, mask, faces)
+    assert picture.shape[1] == 3 * 512 + 2 * 4 and picture.shape[0] > 512
+    top, left, side = faces[0].box.rounded()
+    body = picture[-512:]
+    parse_panel = body[:, 516:1028]
+    assert tuple(body[top, left + side // 2]) == BOX_COLOUR and tuple(parse_panel[top, left + side // 2]) == BOX_COLOUR
+    assert tuple(parse_panel[top + side // 2, left + side // 2]) == tuple(PALETTE[1])
+
+
+# The command.
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    run = tmp_path_factory.mktemp("run")
+    config = {"model": DEMO_MODEL, "num_classes": 19, "input_size": 64, "data_root": "data", "class_weights": None}
+    save_checkpoint({"model": build_model(DEMO_MODEL).state_dict(), "config": config, "iteration": 1}, run / "best.pt")
+    return run
+
+
+def run_predict(argv):
+    parser = argparse.ArgumentParser()
+    predict_command.add_arguments(parser)
+    return predict_command.run(parser.parse_args(argv))
+
+
+@pytest.fixture
+def photo_dir(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(astronaut()).save(photos / "astronaut.png")
+    Image.fromarray(side_by_side(astronaut(), grace_hopper())).save(photos / "two.jpg", quality=95)
+    Image.fromarray(landscape()).save(photos / "rocket.jpg")
+    _exif_rotated(astronaut(), photos / "phone.png")
+    return photos
+
+
+def test_predict_faces_writes_masks_at_each_photos_size_and_names_the_photo_without_a_face(run_dir, photo_dir, tmp_path, capsys):
+    out, overlays = tmp_path / "masks", tmp_path / "overlays"
+    argv = [str(run_dir), str(photo_dir), str(out), "--faces", "--overlays", str(overlays), "--device", "cpu", "--no-progress"]
+    assert run_predict(argv) == 1
+    printed = capsys.readouterr()
+    assert "astronaut.png: 1 face" in printed.out and "two.jpg: 2 faces" in printed.out
+    assert "rocket.jpg: no face found (--whole-image parses it as an aligned face)" in printed.err
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut.png", "phone.png", "two.png"]
+    assert read_mask(out / "two.png").shape == (512, 512 + round(512 * 512 / 600))
+    np.testing.assert_array_equal(read_mask(out / "phone.png"), read_mask(out / "astronaut.png"))
+    overlay = np.asarray(Image.open(overlays / "astronaut.png").convert("RGB"))
+    (box,) = detect_faces(astronaut())
+    top, left, side = box.rounded()
+    assert overlay.shape == (512, 512, 3) and tuple(overlay[top, left + side // 2]) == BOX_COLOUR
+
+    assert run_predict(argv[:3] + ["--faces", "--whole-image", "--device", "cpu", "--no-progress"]) == 0
+    assert "rocket.jpg: no face, parsed whole" in capsys.readouterr().out
+    assert read_mask(out / "rocket.png").shape == landscape().shape[:2]
+
+
+def test_whole_image_without_faces_is_refused(run_dir, photo_dir, tmp_path):
+    with pytest.raises(ValueError, match="--whole-image goes with --faces"):
+        run_predict([str(run_dir), str(photo_dir), str(tmp_path / "out"), "--whole-image"])
+
+
+# Uploads in a notebook.
+
+def _png_bytes(photo: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_uploads_read_the_same_from_colab_ipywidgets_7_and_ipywidgets_8():
+    data = _png_bytes(astronaut()[:64, :48])
+    colab = {"me.png": data}
+    widgets7 = {"me.png": {"metadata": {"name": "me.png", "type": "image/png", "size": len(data)}, "content": data}}
+    widgets8 = ({"name": "me.png", "type": "image/png", "size": len(data), "content": memoryview(data)},)
+    for value in (colab, widgets7, widgets8):
+        assert uploaded_files(value) == [("me.png", data)]
+        (name, photo), = photos_to_parse(value).items()
+        assert name == "me.png" and photo.shape == (64, 48, 3)
+    assert uploaded_files({}) == [] and uploaded_files(()) == [] and uploaded_files(None) == []
+
+
+def test_nothing_uploaded_gives_the_sample_photos_and_a_bad_upload_is_named():
+    samples = photos_to_parse(())
+    assert "astronaut.png" in samples and all(p.ndim == 3 for p in samples.values())
+    with pytest.raises(DatasetError, match="notes.txt: not a readable image"):
+        decode_photo("notes.txt", b"hello")
