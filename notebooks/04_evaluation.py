@@ -154,3 +154,36 @@ else:
     archive = zip_masks(predictions.masks, run_dir / "predictions.zip")
     print(f"{len(predictions.masks)} masks -> {archive} ({archive.stat().st_size / 1e6:.1f} MB); "
           f"{len(predictions.failed)} image(s) failed")
+
+# %% [markdown]
+# ## Your own photo
+#
+# A model trained on aligned CelebA-HQ faces sees nonsense in a photo taken as it is: the face is smaller, off
+# centre, sideways. `parse_photo` finds each face (scikit-image's frontal-face detector, shipped in its wheel),
+# cuts a square around it framed the way CelebA-HQ frames its faces (green: the detector's box; yellow: the
+# crop that is parsed), parses the crop and pastes the labels back at the photo's own size; several faces are
+# each parsed, and a phone photo is turned upright first. Upload photos with the button below and run the cell
+# after it again (on Colab you may use Colab's own dialog instead: set `UPLOAD_WITH_COLAB = True`); with nothing
+# uploaded it parses two photos that ship with scikit-image and matplotlib. From the command line:
+# `python -m faceparse_lib predict RUN_DIR PHOTOS/ MASKS/ --faces --overlays OVERLAYS/`.
+
+# %%
+import ipywidgets as widgets
+
+UPLOAD_WITH_COLAB = False  # True: Colab's upload dialog (the cell waits for your files)
+upload = widgets.FileUpload(accept="image/*", multiple=True, description="Upload photos")
+display(upload)
+
+# %%
+from PIL import Image
+
+from faceparse_lib.course import parse_and_render, photos_to_parse
+
+uploaded = upload.value
+if UPLOAD_WITH_COLAB and ws.colab:
+    from google.colab import files
+
+    uploaded = files.upload()
+for name, picture in parse_and_render(model, photos_to_parse(uploaded), tta="flip").items():
+    print(name)
+    display(Image.fromarray(picture))

@@ -7,6 +7,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "workspace": "shared", "prepare_run_dir": "shared", "ensure_trained_run": "shared",
     "ensure_class_weights": "shared", "save_class_weights": "shared", "weights_record_for": "shared",
     "hand_in_images": "shared",
-    "photos_to_parse": "photos", "uploaded_files": "photos",
+    "photos_to_parse": "photos", "uploaded_files": "photos", "parse_and_render": "photos",
     "build_submission": "submission", "check_submission": "submission",
 })

@@ -57,3 +57,28 @@ def photos_to_parse(upload_value: Any = None) -> dict[str, np.ndarray]:
     if not files:
         return sample_photos()
     return {name: decode_photo(name, data) for name, data in files}
+
+
+def parse_and_render(model, photos: dict[str, np.ndarray], tta: str | None = "flip",
+                     max_width: int = 1536) -> dict[str, np.ndarray]:
+    """Each photo parsed (`evaluation.parse_photo`) and rendered as photo with boxes | parse | overlay.
+
+    A photo where no face is found says so in one line and is parsed whole, as if it were an aligned face.
+    Pictures wider than `max_width` are scaled down for the screen (the parse itself is at the photo's size).
+    """
+    from faceparse_lib.evaluation.photos import NoFaceFound, parse_photo
+    from faceparse_lib.visual.pictures import render_photo
+
+    pictures = {}
+    for name, photo in photos.items():
+        try:
+            mask, faces = parse_photo(model, photo, tta=tta)
+        except NoFaceFound as err:
+            print(f"{name}: {err}; parsing it whole instead")
+            mask, faces = parse_photo(model, photo, tta=tta, whole_image=True)
+        picture = render_photo(photo, mask, faces)
+        if picture.shape[1] > max_width:
+            height = round(picture.shape[0] * max_width / picture.shape[1])
+            picture = np.asarray(Image.fromarray(picture).resize((max_width, height), Image.Resampling.LANCZOS))
+        pictures[name] = picture
+    return pictures
