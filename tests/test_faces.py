@@ -77,7 +77,7 @@ def test_a_crop_past_the_photos_edge_repeats_the_border_pixels():
 
 
 def test_measure_framing_recovers_the_framing_the_aligned_faces_were_cut_with():
-    framing = Framing(scale=2.0, shift=-0.05)
+    framing = Framing(scale=2.0, shift=-0.3)
     aligned = []
     for photo in (astronaut(), grace_hopper()):
         (box,) = detect_faces(photo)
@@ -86,7 +86,7 @@ def test_measure_framing_recovers_the_framing_the_aligned_faces_were_cut_with():
     measured, found = measure_framing(aligned)
     assert found == 2
     assert measured.scale == pytest.approx(2.0, rel=0.1)
-    assert measured.shift == pytest.approx(-0.05, abs=0.08)
+    assert measured.shift == pytest.approx(-0.3, abs=0.06)
     with pytest.raises(ValueError, match="no face"):
         measure_framing([landscape()])
 
@@ -121,11 +121,26 @@ def test_the_framing_command_measures_a_sets_training_images(tmp_path, capsys):
     images = tmp_path / "train" / "images"
     images.mkdir(parents=True)
     (box,) = detect_faces(astronaut())
-    aligned = cut_square(astronaut(), Framing(scale=2.0, shift=0.0).crop(box))
+    aligned = cut_square(astronaut(), Framing(scale=2.0, shift=-0.3).crop(box))
     Image.fromarray(aligned).resize((256, 256)).save(images / "0.png")
     Image.fromarray(landscape()).save(images / "1.png")
     assert main(["framing", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "a face found in 1 of 2 images" in out
     scale = float(out.split("crop side ")[1].split()[0])
-    assert scale == pytest.approx(2.0, rel=0.1)
+    shift = float(out.split("centre ")[1].split()[0])
+    assert scale == pytest.approx(2.0, rel=0.1) and shift == pytest.approx(-0.3, abs=0.06)
+
+
+def test_16_bit_greyscale_and_transparent_photos_become_plain_rgb(tmp_path):
+    grey = (np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) * 16).astype(np.uint16)  # 0 .. 65,520
+    Image.fromarray(grey).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    photo = read_photo(tmp_path / "deep.png")
+    assert photo.shape == (64, 64, 3) and photo.dtype == np.uint8
+    np.testing.assert_allclose(photo[..., 0], grey / 65535 * 255, atol=1)
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[:4, :, 3] = 255  # top half opaque black, bottom half transparent
+    Image.fromarray(rgba).save(tmp_path / "cutout.png")
+    photo = read_photo(tmp_path / "cutout.png")
+    assert (photo[:4] == 0).all() and (photo[4:] == 255).all()

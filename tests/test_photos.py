@@ -98,6 +98,26 @@ def test_labels_land_where_the_model_put_them_in_its_crop():
     assert (mask[row, left + side // 2 + 1:min(512, left + side)] == 5).all()
 
 
+def by_quarter() -> KnownModel:
+    """Classes 1, 2 (top left, top right), 3, 4 (bottom left, bottom right) by quarter of the model's input."""
+    def label(x):
+        height, width = x.shape[-2:]
+        labels = torch.full((x.shape[0], height, width), 1, dtype=torch.long)
+        labels[..., :, width // 2:] = 2
+        labels[..., height // 2:, :] += 2
+        return labels
+    return KnownModel(label)
+
+
+def test_a_crop_clipped_at_the_top_left_pastes_its_centre_at_the_crops_centre():
+    photo = np.zeros((100, 100, 3), np.uint8)
+    mask, (face,) = parse_photo(by_quarter(), photo, framing=Framing(2.0, 0.0), detector=lambda _: [FaceBox(0, 0, 40)])
+    assert face.crop.rounded() == (-20, -20, 80)  # centre at (20, 20), a quarter of it inside the photo
+    assert (mask[:19, :19] == 1).all() and (mask[:19, 21:60] == 2).all()
+    assert (mask[21:60, :19] == 3).all() and (mask[21:60, 21:60] == 4).all()
+    assert not mask[60:].any() and not mask[:, 60:].any()
+
+
 def test_a_crop_past_the_edge_is_parsed_and_cut_back_to_the_photo():
     photo = astronaut()[40:, 120:]  # the face near the top-left corner: its crop leaves the photo
     mask, (face,) = parse_photo(by_half(), photo)
@@ -152,9 +172,29 @@ def test_an_exif_rotated_copy_gives_the_same_parse_as_the_upright_photo(tmp_path
         np.testing.assert_array_equal(parse_photo(by_half(), opened)[0], upright_mask)
 
 
-def test_a_wrong_photo_array_is_refused():
+def test_a_wrong_photo_array_is_refused_and_grey_or_rgba_arrays_are_converted():
     with pytest.raises(ValueError, match="H×W×3 uint8"):
         parse_photo(constant(1), np.zeros((64, 64), np.float32))
+    grey = astronaut().mean(axis=2).astype(np.uint8)
+    for photo in (grey, np.dstack([astronaut(), np.full((512, 512), 255, np.uint8)])):
+        mask, faces = parse_photo(constant(1), photo)
+        assert mask.shape == (512, 512) and len(faces) == 1
+
+
+def test_a_face_whose_crop_misses_the_photo_is_skipped():
+    photo = np.zeros((100, 100, 3), np.uint8)
+    outside, inside = FaceBox(500, 500, 20), FaceBox(30, 30, 40)
+    mask, faces = parse_photo(constant(1), photo, framing=Framing(1.0, 0.0), detector=lambda _: [outside, inside])
+    assert [f.box for f in faces] == [inside] and (mask[30:70, 30:70] == 1).all()
+    with pytest.raises(NoFaceFound):
+        parse_photo(constant(1), photo, detector=lambda _: [outside])
+
+
+def test_a_large_photo_parsed_whole_keeps_its_size():
+    photo = np.zeros((1500, 2100, 3), np.uint8)
+    mask, faces = parse_photo(by_half(), photo, whole_image=True)
+    assert mask.shape == (1500, 2100) and faces == []
+    assert (mask[:, :1040] == 4).all() and (mask[:, 1060:] == 5).all()
 
 
 def test_draw_faces_outlines_the_box_green_and_the_crop_yellow():
@@ -226,9 +266,30 @@ def test_predict_faces_writes_masks_at_each_photos_size_and_names_the_photo_with
     assert read_mask(out / "rocket.png").shape == landscape().shape[:2]
 
 
-def test_whole_image_without_faces_is_refused(run_dir, photo_dir, tmp_path):
+def test_whole_image_without_faces_and_scales_with_faces_are_refused_before_loading_a_model(photo_dir, tmp_path):
+    missing = str(tmp_path / "no-such-run")
     with pytest.raises(ValueError, match="--whole-image goes with --faces"):
-        run_predict([str(run_dir), str(photo_dir), str(tmp_path / "out"), "--whole-image"])
+        run_predict([missing, str(photo_dir), str(tmp_path / "out"), "--whole-image"])
+    with pytest.raises(ValueError, match="--scales does not apply"):
+        run_predict([missing, str(photo_dir), str(tmp_path / "out"), "--faces", "--scales", "1", "1.25"])
+
+
+def test_predict_faces_renumbers_and_zips_the_masks(run_dir, photo_dir, tmp_path, capsys):
+    from faceparse_lib.classes import remap_labels
+
+    (photo_dir / "rocket.jpg").unlink()
+    common = ["--faces", "--device", "cpu", "--no-progress"]
+    assert run_predict([str(run_dir), str(photo_dir), str(tmp_path / "kit"), *common]) == 0
+    argv = [str(run_dir), str(photo_dir), str(tmp_path / "bisenet"), *common, "--label-order", "face-parsing.pytorch",
+            "--zip", str(tmp_path / "masks.zip")]
+    assert run_predict(argv) == 0
+    assert "packed 3 masks" in capsys.readouterr().out
+    for name in ("astronaut.png", "two.png", "phone.png"):
+        kit = read_mask(tmp_path / "kit" / name)
+        np.testing.assert_array_equal(read_mask(tmp_path / "bisenet" / name), remap_labels(kit, "celebamask", "face-parsing.pytorch"))
+    import zipfile
+
+    assert sorted(zipfile.ZipFile(tmp_path / "masks.zip").namelist()) == ["astronaut.png", "phone.png", "two.png"]
 
 
 # Uploads in a notebook.
@@ -251,8 +312,20 @@ def test_uploads_read_the_same_from_colab_ipywidgets_7_and_ipywidgets_8():
     assert uploaded_files({}) == [] and uploaded_files(()) == [] and uploaded_files(None) == []
 
 
-def test_nothing_uploaded_gives_the_sample_photos_and_a_bad_upload_is_named():
+def test_nothing_uploaded_gives_the_sample_photos_and_a_bad_upload_is_named_and_skipped(capsys):
     samples = photos_to_parse(())
     assert "astronaut.png" in samples and all(p.ndim == 3 for p in samples.values())
     with pytest.raises(DatasetError, match="notes.txt: not a readable image"):
         decode_photo("notes.txt", b"hello")
+    photos = photos_to_parse({"notes.txt": b"hello", "me.png": _png_bytes(astronaut())})
+    assert list(photos) == ["me.png"]
+    assert "skipped notes.txt: not a readable image" in capsys.readouterr().out
+
+
+def test_parse_and_render_draws_each_photo_and_parses_a_faceless_one_whole(capsys):
+    from faceparse_lib.course.photos import parse_and_render
+
+    pictures = parse_and_render(constant(1), {"me.png": astronaut(), "rocket.png": landscape()}, tta=None, max_width=900)
+    assert list(pictures) == ["me.png", "rocket.png"]
+    assert all(p.shape[1] == 900 and p.dtype == np.uint8 for p in pictures.values())
+    assert "rocket.png: no face found" in capsys.readouterr().out

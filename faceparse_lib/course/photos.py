@@ -32,7 +32,7 @@ def decode_photo(name: str, data: bytes) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as picture:
             return upright(picture)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise DatasetError(f"{name}: not a readable image ({err}); upload a .jpg or .png photo") from err
 
 
@@ -52,11 +52,20 @@ def sample_photos() -> dict[str, np.ndarray]:
 
 
 def photos_to_parse(upload_value: Any = None) -> dict[str, np.ndarray]:
-    """The uploaded photos by name, or the sample photos when nothing was uploaded (so "Run all" never waits)."""
+    """The uploaded photos by name, or the sample photos when nothing was uploaded (so "Run all" never waits).
+
+    An upload that is not a readable image is named in one line and left out; the others are kept.
+    """
     files = uploaded_files(upload_value)
     if not files:
         return sample_photos()
-    return {name: decode_photo(name, data) for name, data in files}
+    photos = {}
+    for name, data in files:
+        try:
+            photos[name] = decode_photo(name, data)
+        except DatasetError as err:
+            print(f"skipped {err}")
+    return photos
 
 
 def parse_and_render(model, photos: dict[str, np.ndarray], tta: str | None = "flip",

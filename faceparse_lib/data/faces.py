@@ -4,13 +4,15 @@ The detector is scikit-image's frontal-face LBP cascade, which ships inside the 
 It is kept behind `detect_faces` so a better detector can replace it: anything returning `FaceBox`es will do.
 
 Framing. CelebA-HQ's crop is a fixed function of the eyes and mouth (Karras et al. 2018, appendix C): a square
-of side max(4 × eye distance, 3.6 × eye-to-mouth distance), centred 0.1 eye-to-mouth below the eyes. On the two
-real photos scikit-image and matplotlib ship (the astronaut; Grace Hopper), the cascade's box has the eyes
-0.42 box sides apart (0.44, 0.41), the mouth 0.45 below them (0.45, 0.44) and the eyes 0.37 box sides below its
-top (0.34, 0.40); so CelebA-HQ's square is 1.7 box sides (1.75, 1.63), centred 0.09 box sides above the box's
-centre (0.12, 0.06). With the real data at hand, `measure_framing` reads the same two numbers off the training
-images themselves (the cascade run on aligned faces), which is the better source; `python -m faceparse_lib
-framing DATA_ROOT` prints them. The synthetic faces are drawings the cascade rarely finds, so they cannot say.
+of side max(4 × eye distance, 3.6 × eye-to-mouth distance), centred 0.1 eye-to-mouth below the eyes (and turned
+to level the eyes, the border filled by reflection and blur; the kit's crop is not turned and repeats the border
+pixels). On the two real photos scikit-image and matplotlib ship (the astronaut; Grace Hopper), read off a grid by
+eye, the cascade's box has the eyes 0.42 box sides apart (0.44, 0.41), the mouth 0.45 below them (0.45, 0.44) and
+the eyes 0.37 box sides below its top (0.34, 0.40); so CelebA-HQ's square is about 1.7 box sides (1.75, 1.63),
+centred about 0.09 box sides above the box's centre (0.12, 0.06). Two photos say no more than ±0.1. With the real
+data at hand, `measure_framing` reads the same two numbers off the aligned training images themselves, the better
+source; `python -m faceparse_lib framing DATA_ROOT` prints them. The synthetic faces are drawings the cascade
+finds in only some images, so they cannot say.
 """
 
 from __future__ import annotations
@@ -75,17 +77,29 @@ def read_photo(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as picture:
-            picture = ImageOps.exif_transpose(picture)
-            return np.array(picture.convert("RGB"))
+            return upright(picture)
     except FileNotFoundError:
         raise DatasetError(f"{path}: photo not found") from None
-    except (UnidentifiedImageError, OSError) as err:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
         raise DatasetError(f"{path}: not a readable image ({err})") from err
 
 
 def upright(picture: Image.Image) -> np.ndarray:
-    """An opened PIL image as H×W×3 uint8 RGB, EXIF orientation applied."""
-    return np.array(ImageOps.exif_transpose(picture).convert("RGB"))
+    """An opened PIL image as H×W×3 uint8 RGB, EXIF orientation applied (see `to_rgb` for other modes)."""
+    return to_rgb(ImageOps.exif_transpose(picture))
+
+
+def to_rgb(picture: Image.Image) -> np.ndarray:
+    """H×W×3 uint8 RGB from any PIL mode: 16-bit and float greyscale scaled to 8 bits, transparency onto white."""
+    if picture.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(picture, dtype=np.float64)
+        top = 65535.0 if picture.mode.startswith("I;16") or values.max() > 255 else 255.0
+        picture = Image.fromarray(np.clip(values / top * 255 + 0.5, 0, 255).astype(np.uint8))
+    if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
+        rgba = picture.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        picture = Image.alpha_composite(white, rgba)
+    return np.array(picture.convert("RGB"))
 
 
 @functools.lru_cache(maxsize=1)

@@ -18,14 +18,16 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from faceparse_lib.classes import overlay, remap_table
-from faceparse_lib.data.faces import DEFAULT_FRAMING, FaceBox, Framing, cut_square, detect_faces, read_photo, upright
+from faceparse_lib.data.faces import (DEFAULT_FRAMING, FaceBox, Framing, cut_square, detect_faces, read_photo, to_rgb,
+                                      upright)
 from faceparse_lib.data.layout import DatasetError
 from faceparse_lib.evaluation.inference import MODEL_INPUT_SIZE, image_tensor, predict_probs, resolve_input_size
 from faceparse_lib.evaluation.masks import save_png, list_images, write_mask
 
 log = logging.getLogger(__name__)
 
-MAX_PASTE_SIDE = 1024  # class probabilities are resized to at most this side; larger crops get the labels upscaled
+MAX_PASTE_SIDE = 1024  # class probabilities are resized to at most this side, the labels then upscaled: a 12 MP
+# photo's 19 probability maps would take gigabytes
 BOX_COLOUR, CROP_COLOUR = (0, 255, 0), (255, 255, 0)
 
 Detector = Callable[[np.ndarray], Sequence[FaceBox]]
@@ -44,25 +46,29 @@ class Face:
 
 
 def as_photo(photo: np.ndarray | Image.Image | str | Path) -> np.ndarray:
-    """An H×W×3 uint8 RGB array from an array, an opened PIL image or a file (the last two turned upright by EXIF)."""
+    """An H×W×3 uint8 RGB array from an array, an opened PIL image or a file (the last two turned upright by EXIF).
+
+    Greyscale (H×W) and RGBA (H×W×4) uint8 arrays are converted, transparency onto white.
+    """
     if isinstance(photo, (str, Path)):
         return read_photo(photo)
     if isinstance(photo, Image.Image):
         return upright(photo)
     image = np.asarray(photo)
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+    if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
         raise ValueError(f"photo of shape {image.shape} and dtype {image.dtype}; expected H×W×3 uint8 RGB")
-    return image
+    return image if image.ndim == 3 and image.shape[2] == 3 else to_rgb(Image.fromarray(image))
 
 
-def _parse_square(model: nn.Module, square: np.ndarray, input_size: int | None, tta: str | None) -> np.ndarray:
-    """Class indices of a square crop at its own size, the model run at `input_size`."""
-    side = square.shape[0]
-    out = min(side, MAX_PASTE_SIDE)
-    probs = predict_probs(model, image_tensor(square)[None], (out, out), tta, None, input_size)
+def _parse(model: nn.Module, image: np.ndarray, input_size: int | None, tta: str | None) -> np.ndarray:
+    """Class indices of an image at its own size, the model run at `input_size`."""
+    height, width = image.shape[:2]
+    factor = min(1.0, MAX_PASTE_SIDE / max(height, width))
+    out = (max(1, round(height * factor)), max(1, round(width * factor)))
+    probs = predict_probs(model, image_tensor(image)[None], out, tta, None, input_size)
     labels = probs[0].argmax(dim=0).to(torch.uint8).cpu().numpy()
-    if out != side:
-        labels = np.asarray(Image.fromarray(labels).resize((side, side), Image.Resampling.NEAREST))
+    if out != (height, width):
+        labels = np.asarray(Image.fromarray(labels).resize((width, height), Image.Resampling.NEAREST))
     return labels
 
 
@@ -78,28 +84,26 @@ def parse_photo(
 
     Each detected face is cut as a square crop framed by `framing` (border pixels repeated where the crop leaves
     the photo), parsed at the model's input size, and pasted back; where crops overlap, a pixel takes the label of
-    the face whose crop centre is nearer. Raises `NoFaceFound` when there is no face, unless `whole_image`, which
-    parses the whole photo as if it were an aligned face (and returns no faces).
+    the face whose crop centre is nearer. Raises `NoFaceFound` when there is no face. `whole_image=True` skips
+    detection and parses the whole photo as if it were an aligned face (and returns no faces).
     """
     image = as_photo(photo)
     input_size = resolve_input_size(model, MODEL_INPUT_SIZE)
     height, width = image.shape[:2]
     if whole_image:
-        probs = predict_probs(model, image_tensor(image)[None], (height, width), tta, None, input_size)
-        return probs[0].argmax(dim=0).to(torch.uint8).cpu().numpy(), []
-    boxes = list(detector(image))
-    if not boxes:
-        name = f"{photo}: " if isinstance(photo, (str, Path)) else ""
-        raise NoFaceFound(f"{name}no face found; parse it as an aligned face with whole_image=True (--whole-image)")
+        return _parse(model, image, input_size, tta), []
     mask = np.zeros((height, width), dtype=np.uint8)
     nearest = np.full((height, width), np.inf)
     faces = []
-    for box in boxes:
+    for box in detector(image):
         crop = framing.crop(box)
         top, left, side = crop.rounded()
-        labels = _parse_square(model, cut_square(image, crop), input_size, tta)
         rows = slice(max(0, top), min(height, top + side))
         cols = slice(max(0, left), min(width, left + side))
+        if rows.start >= rows.stop or cols.start >= cols.stop:
+            log.warning("face box %s: its crop %s lies outside the %d×%d photo; skipped", box, crop, width, height)
+            continue
+        labels = _parse(model, cut_square(image, crop), input_size, tta)
         centre_row, centre_col = top + side / 2, left + side / 2
         yy, xx = np.ogrid[rows, cols]
         distance = np.hypot(yy + 0.5 - centre_row, xx + 0.5 - centre_col)
@@ -107,6 +111,9 @@ def parse_photo(
         mask[rows, cols][closer] = labels[rows.start - top:rows.stop - top, cols.start - left:cols.stop - left][closer]
         nearest[rows, cols][closer] = distance[closer]
         faces.append(Face(box=box, crop=FaceBox(top, left, side)))
+    if not faces:
+        name = f"{photo}: " if isinstance(photo, (str, Path)) else ""
+        raise NoFaceFound(f"{name}no face found; parse it as an aligned face with whole_image=True (--whole-image)")
     return mask, faces
 
 

@@ -31,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the images are ordinary photos: find each face, frame it like CelebA-HQ, parse it and paste it back")
     parser.add_argument("--whole-image", action="store_true",
                         help="with --faces: parse a photo where no face is found as a whole (as if it were aligned)")
-    parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass (default: 4)")
-    parser.add_argument("--workers", type=int, default=2, help="image-decoding worker processes (default: 2)")
+    parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass (default: 4; --faces parses one crop at a time)")
+    parser.add_argument("--workers", type=int, default=2, help="image-decoding worker processes (default: 2; not used with --faces)")
     parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.whole_image and not args.faces:
         raise ValueError("--whole-image goes with --faces (without --faces every image is parsed whole already)")
+    if args.faces and args.scales:
+        raise ValueError("--faces parses each face crop at the model's input size; --scales does not apply")
     model = load_model(args.checkpoint, device=args.device or default_device())
     if args.input_size is not None:
         model.input_size = args.input_size or None
@@ -67,16 +69,21 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_on_photos(model, args: argparse.Namespace) -> int:
     """predict --faces: one mask per photo at its own size, faces found and framed; photos without a face listed."""
+    from faceparse_lib.evaluation.masks import zip_masks
     from faceparse_lib.evaluation.photos import predict_photos
 
-    if args.scales or args.zip:
-        raise ValueError("--faces parses each face at the model's input size: --scales and --zip do not apply")
     summary = predict_photos(model, args.in_dir, args.out_dir, overlay_dir=args.overlays, tta=args.tta,
                              whole_image=args.whole_image, label_order=args.label_order, progress=not args.no_progress)
     for name, count in summary.faces.items():
         print(f"{name}: {count} face{'s' if count != 1 else ''}" if count else f"{name}: no face, parsed whole")
     print(f"wrote {len(summary.masks)} masks to {args.out_dir}"
           + (f" and {len(summary.overlays)} overlays (face boxes drawn) to {args.overlays}" if args.overlays else ""))
+    if args.zip is not None:
+        zip_masks(summary.masks, args.zip)
+        print(f"packed {len(summary.masks)} masks into {args.zip}")
     for _, reason in summary.failed:
         print(f"error: {reason}", file=sys.stderr)
-    return 1 if summary.failed else 0
+    if summary.failed:
+        print(f"error: {len(summary.failed)} photo(s) not parsed (listed above)", file=sys.stderr)
+        return 1
+    return 0
