@@ -311,14 +311,15 @@ def test_challenge_preset_fits_the_rules():
 
 
 def test_a_run_saved_before_a_config_field_existed_still_resumes(tiny_root, tmp_path):
+    # a kit before the `loss` field trained with CE alone, the field's default
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_config(tiny_root, tmp_path / "run"), callback=StopAt(2))
+        train(tiny_config(tiny_root, tmp_path / "run", loss="ce"), callback=StopAt(2))
     path = tmp_path / "run" / ckpt.LAST
     state = ckpt.read_checkpoint(path)
     for newer in ("rules", "holdout", "loss", "rotate_degrees", "ema_decay"):  # as a checkpoint of an older kit
         del state["config"][newer]
     ckpt.save_checkpoint({k: v for k, v in state.items() if k not in ("format", "version")}, path)
-    assert ckpt.read_checkpoint(train(tiny_config(tiny_root, tmp_path / "run")) / ckpt.LAST)["iteration"] == 4
+    assert ckpt.read_checkpoint(train(tiny_config(tiny_root, tmp_path / "run", loss="ce")) / ckpt.LAST)["iteration"] == 4
 
 
 def test_log_rows_stay_right_when_log_interval_changes_on_resume(tiny_root, tmp_path):
