@@ -122,7 +122,7 @@ chart.invert_yaxis()
 
 # %%
 if ws.weights_method is None:
-    print("FACEPARSE_WEIGHTS=none: training uses plain cross-entropy; nothing to save.")
+    print("FACEPARSE_WEIGHTS=none: training uses unweighted loss terms; nothing to save.")
 else:
     record = weights_record(counts, class_weights(counts, ws.weights_method).tolist(), ws.weights_method, "max")
     print(f"class weights for training ({ws.weights_method}): {save_class_weights(ws, record)}")

@@ -144,3 +144,15 @@ def test_16_bit_greyscale_and_transparent_photos_become_plain_rgb(tmp_path):
     Image.fromarray(rgba).save(tmp_path / "cutout.png")
     photo = read_photo(tmp_path / "cutout.png")
     assert (photo[:4] == 0).all() and (photo[4:] == 255).all()
+
+
+def test_float_32_bit_and_keyed_transparency_photos_are_scaled_and_laid_on_white():
+    from faceparse_lib.data.faces import to_rgb
+
+    ramp = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)
+    assert to_rgb(Image.fromarray(ramp))[..., 0].tolist() == np.round(ramp * 255).astype(int).tolist()
+    wide = Image.fromarray((ramp * 1_000_000).astype(np.int32))  # 32-bit: scaled by its maximum
+    assert to_rgb(wide)[-1, -1, 0] == 255 and to_rgb(wide)[0, 1, 0] == round(255 / 15)
+    keyed = Image.fromarray(np.array([[0, 7]], np.uint8))
+    keyed.info["transparency"] = 0  # grey 0 is transparent
+    assert to_rgb(keyed).tolist() == [[[255, 255, 255], [7, 7, 7]]]

@@ -173,12 +173,16 @@ def test_an_exif_rotated_copy_gives_the_same_parse_as_the_upright_photo(tmp_path
 
 
 def test_a_wrong_photo_array_is_refused_and_grey_or_rgba_arrays_are_converted():
-    with pytest.raises(ValueError, match="H×W×3 uint8"):
+    with pytest.raises(ValueError, match="expected uint8 RGB"):
         parse_photo(constant(1), np.zeros((64, 64), np.float32))
     grey = astronaut().mean(axis=2).astype(np.uint8)
     for photo in (grey, np.dstack([astronaut(), np.full((512, 512), 255, np.uint8)])):
         mask, faces = parse_photo(constant(1), photo)
         assert mask.shape == (512, 512) and len(faces) == 1
+    from faceparse_lib.evaluation.photos import as_photo
+
+    clear = np.zeros((4, 4, 4), np.uint8)  # black, fully transparent: shown on white
+    assert (as_photo(clear) == 255).all() and (as_photo(grey) == grey[..., None]).all()
 
 
 def test_a_face_whose_crop_misses_the_photo_is_skipped():
@@ -190,11 +194,17 @@ def test_a_face_whose_crop_misses_the_photo_is_skipped():
         parse_photo(constant(1), photo, detector=lambda _: [outside])
 
 
-def test_a_large_photo_parsed_whole_keeps_its_size():
-    photo = np.zeros((1500, 2100, 3), np.uint8)
-    mask, faces = parse_photo(by_half(), photo, whole_image=True)
-    assert mask.shape == (1500, 2100) and faces == []
-    assert (mask[:, :1040] == 4).all() and (mask[:, 1060:] == 5).all()
+def test_a_large_photo_is_labelled_at_most_max_paste_side_then_scaled_up_to_its_size(monkeypatch):
+    from faceparse_lib.evaluation import photos
+
+    sizes = []
+    real = photos.predict_probs
+    monkeypatch.setattr(photos, "predict_probs", lambda *a, **k: sizes.append(tuple(a[2])) or real(*a, **k))
+    monkeypatch.setattr(photos, "MAX_PASTE_SIDE", 300)
+    mask, faces = parse_photo(by_half(), np.zeros((450, 630, 3), np.uint8), whole_image=True)
+    assert sizes == [(214, 300)]
+    assert mask.shape == (450, 630) and faces == []
+    assert (mask[:, :312] == 4).all() and (mask[:, 318:] == 5).all()
 
 
 def test_draw_faces_outlines_the_box_green_and_the_crop_yellow():

@@ -123,15 +123,20 @@ def test_save_class_weights_keeps_the_weights_of_a_started_run(tmp_path, tiny_se
     assert json.loads(ws.weights_path.read_text())["weights"] == [1.0] * 19
 
 
-def test_a_quick_run_with_other_settings_is_discarded_a_full_one_kept(tmp_path, no_colab_no_gpu):
+def test_a_demo_run_with_other_settings_is_discarded_a_real_data_one_kept(tmp_path, no_colab_no_gpu):
     ws = workspace({"FACEPARSE_QUICK": "1", "FACEPARSE_HOME": str(tmp_path)})
     ws.run_dir.mkdir(parents=True)
     (ws.run_dir / "config.json").write_text(json.dumps({**json.loads(json.dumps(ws.train_config().__dict__)), "iterations": 1}))
     assert not discard_stale_run(ws, ws.train_config())  # iterations may change on resume
-    (ws.run_dir / "config.json").write_text(json.dumps({"model": "another"}))
-    ws.quick = False
+    older_recipe = {**json.loads(json.dumps(ws.train_config().__dict__)), "loss": "ce", "lr": 8e-3}
+    (ws.run_dir / "config.json").write_text(json.dumps(older_recipe))
+    ws.quick, ws.synthetic = False, False  # a full run on real data: never deleted
     assert not discard_stale_run(ws, ws.train_config()) and ws.run_dir.is_dir()
-    ws.quick = True
+    ws.synthetic = True  # make demo's run, made by an older kit's cpu preset
+    assert discard_stale_run(ws, ws.train_config()) and not ws.run_dir.exists()
+    ws.run_dir.mkdir(parents=True)
+    (ws.run_dir / "config.json").write_text(json.dumps(older_recipe))
+    ws.quick, ws.synthetic = True, False
     assert discard_stale_run(ws, ws.train_config()) and not ws.run_dir.exists()
 
 

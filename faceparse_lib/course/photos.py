@@ -65,6 +65,9 @@ def photos_to_parse(upload_value: Any = None) -> dict[str, np.ndarray]:
             photos[name] = decode_photo(name, data)
         except DatasetError as err:
             print(f"skipped {err}")
+    if not photos:
+        print("no uploaded file could be read; showing the sample photos instead")
+        return sample_photos()
     return photos
 
 

@@ -277,24 +277,28 @@ def ensure_class_weights(ws: Workspace, progress: bool = False) -> Path | None:
 
 
 def discard_stale_run(ws: Workspace, cfg: TrainConfig) -> bool:
-    """In quick mode, delete a run dir whose run used other settings (quick runs are throwaway); True if deleted."""
+    """Delete a quick or synthetic-data run dir whose run used other settings; True if deleted.
+
+    Such runs are demos that retrain in minutes, and one made by an older kit (another preset recipe) could not be
+    resumed anyway; a run on real data is never deleted: `train` refuses it with the settings that differ.
+    """
     from faceparse_lib.training.run_files import CONFIG_FILE
     from faceparse_lib.training.resume import RESUMABLE_CHANGES
 
     config = ws.run_dir / CONFIG_FILE
-    if not ws.quick or not config.is_file():
+    if not (ws.quick or ws.synthetic) or not config.is_file():
         return False
     saved = json.loads(config.read_text())
     current = json.loads(json.dumps(asdict(cfg)))
     changed = [k for k, v in current.items() if k not in RESUMABLE_CHANGES and saved.get(k) != v]
     if changed:
-        log.info("%s: quick run with other settings (%s); starting afresh", ws.run_dir, ", ".join(changed))
+        log.warning("%s: a demo run with other settings (%s); starting afresh", ws.run_dir, ", ".join(changed))
         shutil.rmtree(ws.run_dir)
     return bool(changed)
 
 
 def prepare_run_dir(ws: Workspace, cfg: TrainConfig, progress: bool = False) -> None:
-    """Ready the run dir for `train(cfg)`: a stale quick run removed, the class weights in place."""
+    """Ready the run dir for `train(cfg)`: a stale demo run removed, the class weights in place."""
     discard_stale_run(ws, cfg)
     ensure_class_weights(ws, progress=progress)
 

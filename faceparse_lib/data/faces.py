@@ -89,13 +89,24 @@ def upright(picture: Image.Image) -> np.ndarray:
     return to_rgb(ImageOps.exif_transpose(picture))
 
 
+def _full_scale(mode: str, values: np.ndarray) -> float:
+    """The value that means white in a greyscale image of `mode`: 1 (floats in 0..1), 255, 65535 or its maximum."""
+    peak = float(values.max(initial=0.0))
+    if mode.startswith("I;16"):
+        return 65535.0
+    for top in ((1.0,) if mode == "F" else ()) + (255.0, 65535.0):
+        if peak <= top:
+            return top
+    return peak
+
+
 def to_rgb(picture: Image.Image) -> np.ndarray:
-    """H×W×3 uint8 RGB from any PIL mode: 16-bit and float greyscale scaled to 8 bits, transparency onto white."""
+    """H×W×3 uint8 RGB from any PIL mode: 16-bit, 32-bit and float greyscale scaled to 8 bits, transparency onto white."""
     if picture.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.asarray(picture, dtype=np.float64)
-        top = 65535.0 if picture.mode.startswith("I;16") or values.max() > 255 else 255.0
+        values = np.nan_to_num(np.asarray(picture, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        top = _full_scale(picture.mode, values)
         picture = Image.fromarray(np.clip(values / top * 255 + 0.5, 0, 255).astype(np.uint8))
-    if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
+    if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
         rgba = picture.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         picture = Image.alpha_composite(white, rgba)

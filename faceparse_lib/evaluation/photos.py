@@ -56,7 +56,8 @@ def as_photo(photo: np.ndarray | Image.Image | str | Path) -> np.ndarray:
         return upright(photo)
     image = np.asarray(photo)
     if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
-        raise ValueError(f"photo of shape {image.shape} and dtype {image.dtype}; expected H×W×3 uint8 RGB")
+        raise ValueError(f"photo of shape {image.shape} and dtype {image.dtype}; expected uint8 RGB (H×W×3), "
+                         "greyscale (H×W) or RGBA (H×W×4)")
     return image if image.ndim == 3 and image.shape[2] == 3 else to_rgb(Image.fromarray(image))
 
 

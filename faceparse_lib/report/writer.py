@@ -151,8 +151,8 @@ def _class_weights_section(run: Run, writer: _Writer) -> list[str]:
           + _links("class_weights"), ""]
     if run.weights is None:
         method = run.config.get("class_weights")
-        return md + [f"The run trained with plain cross-entropy (class_weights {method!r}); only the report's "
-                     "column is shown.", ""]
+        return md + [f"The run trained without class weights (class_weights {method!r}, loss "
+                     f"{run.config.get('loss', 'ce')!r}); only the report's column is shown.", ""]
     return md + [f"The run's weights are `{run.weights.get('method')}` weights counted on "
                  f"{run.weights.get('n_images', '?'):,} training masks.", ""]
 

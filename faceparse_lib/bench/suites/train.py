@@ -38,7 +38,7 @@ def seconds_per_iteration_of_bare_loop(cfg: TrainConfig) -> float:
     env = distributed.Distributed(device=distributed.resolve_device(cfg.device))
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, num_classes=cfg.num_classes).to(env.device).train()
-    loss_fn = SegmentationLoss(aux_weight=cfg.aux_weight).to(env.device)
+    loss_fn = SegmentationLoss.from_name(cfg.loss, None, cfg.aux_weight).to(env.device)  # the preset's terms
     optimizer = build_optimizer(model, cfg)
     start = None
     for iteration, (images, masks) in enumerate(train_loader(cfg, env, 0)):
