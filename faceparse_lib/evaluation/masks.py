@@ -68,6 +68,19 @@ def write_mask(mask: np.ndarray, path: str | Path) -> Path:
     return save_png(mask_image(mask), path)
 
 
+def output_folders(in_dir: str | Path, out_dir: str | Path,
+                   overlay_dir: str | Path | None) -> tuple[Path, Path, Path | None]:
+    """The three folders as paths, refused if masks or overlays would overwrite inputs or each other."""
+    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    overlay_dir = Path(overlay_dir) if overlay_dir is not None else None
+    for other, name in ((out_dir, "output"), (overlay_dir, "overlay")):
+        if other is not None and other.resolve() == in_dir.resolve():
+            raise ValueError(f"{other}: the {name} folder is the input folder; masks would overwrite .png inputs")
+    if overlay_dir is not None and overlay_dir.resolve() == out_dir.resolve():
+        raise ValueError(f"{overlay_dir}: overlays and masks would share names; choose another overlay folder")
+    return in_dir, out_dir, overlay_dir
+
+
 def list_images(folder: str | Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     """The images in `folder` (sorted), and the ones refused because another image already has their stem."""
     folder = Path(folder)
@@ -124,13 +137,7 @@ def predict_folder(
     (a `classes.LABEL_ORDERS` name; overlays keep the kit's colours).
     """
     to_order = remap_table("celebamask", label_order)  # refuses an unknown order before any work
-    in_dir, out_dir = Path(in_dir), Path(out_dir)
-    overlay_dir = Path(overlay_dir) if overlay_dir is not None else None
-    for other, name in ((out_dir, "output"), (overlay_dir, "overlay")):
-        if other is not None and other.resolve() == in_dir.resolve():
-            raise ValueError(f"{other}: the {name} folder is the input folder; masks would overwrite .png inputs")
-    if overlay_dir is not None and overlay_dir.resolve() == out_dir.resolve():
-        raise ValueError(f"{overlay_dir}: overlays and masks would share names; choose another overlay folder")
+    in_dir, out_dir, overlay_dir = output_folders(in_dir, out_dir, overlay_dir)
     paths, refused = list_images(in_dir)
     summary = PredictSummary(failed=list(refused))
     if device is not None:

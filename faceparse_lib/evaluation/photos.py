@@ -22,7 +22,7 @@ from faceparse_lib.data.faces import (DEFAULT_FRAMING, FaceBox, Framing, cut_squ
                                       upright)
 from faceparse_lib.data.layout import DatasetError
 from faceparse_lib.evaluation.inference import MODEL_INPUT_SIZE, image_tensor, predict_probs, resolve_input_size
-from faceparse_lib.evaluation.masks import save_png, list_images, write_mask
+from faceparse_lib.evaluation.masks import PredictSummary, list_images, output_folders, save_png, write_mask
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def parse_photo(
     if whole_image:
         return _parse(model, image, input_size, tta), []
     mask = np.zeros((height, width), dtype=np.uint8)
-    nearest = np.full((height, width), np.inf)
+    nearest = np.full((height, width), np.inf, dtype=np.float32)
     faces = []
     for box in detector(image):
         crop = framing.crop(box)
@@ -131,13 +131,10 @@ def draw_faces(image: np.ndarray, faces: Sequence[Face], width: int | None = Non
 
 
 @dataclass
-class PhotoSummary:
-    """What `predict_photos` did: masks (and overlays) written, faces found per photo, inputs it could not use."""
+class PhotoSummary(PredictSummary):
+    """What `predict_photos` did: a `PredictSummary` and the number of faces found in each photo, by file name."""
 
-    masks: list[Path] = field(default_factory=list)
-    overlays: list[Path] = field(default_factory=list)
     faces: dict[str, int] = field(default_factory=dict)
-    failed: list[tuple[Path, str]] = field(default_factory=list)
 
 
 def predict_photos(
@@ -154,11 +151,7 @@ def predict_photos(
     """`parse_photo` for every photo of a folder: STEM.png masks at each photo's (upright) size, and overlays with
     the face boxes drawn. A photo without a face is listed in `failed` (or parsed whole with `whole_image`)."""
     to_order = remap_table("celebamask", label_order)
-    in_dir, out_dir = Path(in_dir), Path(out_dir)
-    overlay_dir = Path(overlay_dir) if overlay_dir is not None else None
-    for other in (out_dir, overlay_dir):
-        if other is not None and other.resolve() == in_dir.resolve():
-            raise ValueError(f"{other}: the output folder is the input folder; masks would overwrite .png photos")
+    in_dir, out_dir, overlay_dir = output_folders(in_dir, out_dir, overlay_dir)
     paths, refused = list_images(in_dir)
     summary = PhotoSummary(failed=list(refused))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -19,9 +19,8 @@ def run(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise ValueError(f"--limit {args.limit}: expected at least 1 image")
     paths = list(image_files(args.data_root, args.split).values())[:args.limit]
-    images = [read_image(path) for path in paths]
-    framing, found = measure_framing(images)
-    print(f"{args.data_root} {args.split}: a face found in {found} of {len(images)} images")
+    framing, found = measure_framing(read_image(path) for path in paths)  # one image in memory at a time
+    print(f"{args.data_root} {args.split}: a face found in {found} of {len(paths)} images")
     print(f"framing: crop side {framing.scale:.3f} box sides, centre {framing.shift:+.3f} box sides below the box's "
           f"(the kit's default: {DEFAULT_FRAMING.scale:.3f}, {DEFAULT_FRAMING.shift:+.3f})")
     print(f"use it: parse_photo(model, photo, framing=Framing(scale={framing.scale:.3f}, shift={framing.shift:.3f}))")

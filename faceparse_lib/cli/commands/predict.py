@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from faceparse_lib.cli.commands.evaluate import default_device
-    from faceparse_lib.evaluation.masks import predict_folder, zip_masks
+    from faceparse_lib.evaluation.masks import predict_folder
     from faceparse_lib.models.export import load_model
 
     if args.whole_image and not args.faces:
@@ -54,36 +54,32 @@ def run(args: argparse.Namespace) -> int:
     summary = predict_folder(model, args.in_dir, args.out_dir, tta=args.tta, scales=args.scales,
                              overlay_dir=args.overlays, batch_size=args.batch_size, workers=args.workers,
                              progress=not args.no_progress, label_order=args.label_order)
-    print(f"wrote {len(summary.masks)} masks to {args.out_dir}"
-          + (f" and {len(summary.overlays)} overlays to {args.overlays}" if args.overlays else ""))
-    if args.zip is not None:
-        zip_masks(summary.masks, args.zip)
-        print(f"packed {len(summary.masks)} masks into {args.zip}")
-    for _, reason in summary.failed:
-        print(f"error: {reason}", file=sys.stderr)
-    if summary.failed:
-        print(f"error: {len(summary.failed)} input(s) not predicted (listed above)", file=sys.stderr)
-        return 1
-    return 0
+    return _report(summary, args, overlays="overlays", failed="input(s) not predicted")
 
 
 def _run_on_photos(model, args: argparse.Namespace) -> int:
     """predict --faces: one mask per photo at its own size, faces found and framed; photos without a face listed."""
-    from faceparse_lib.evaluation.masks import zip_masks
     from faceparse_lib.evaluation.photos import predict_photos
 
     summary = predict_photos(model, args.in_dir, args.out_dir, overlay_dir=args.overlays, tta=args.tta,
                              whole_image=args.whole_image, label_order=args.label_order, progress=not args.no_progress)
     for name, count in summary.faces.items():
         print(f"{name}: {count} face{'s' if count != 1 else ''}" if count else f"{name}: no face, parsed whole")
+    return _report(summary, args, overlays="overlays (face boxes drawn)", failed="photo(s) not parsed")
+
+
+def _report(summary, args: argparse.Namespace, overlays: str, failed: str) -> int:
+    """Say what was written, pack the zip if asked, list each input that failed; the exit code."""
+    from faceparse_lib.evaluation.masks import zip_masks
+
     print(f"wrote {len(summary.masks)} masks to {args.out_dir}"
-          + (f" and {len(summary.overlays)} overlays (face boxes drawn) to {args.overlays}" if args.overlays else ""))
+          + (f" and {len(summary.overlays)} {overlays} to {args.overlays}" if args.overlays else ""))
     if args.zip is not None:
         zip_masks(summary.masks, args.zip)
         print(f"packed {len(summary.masks)} masks into {args.zip}")
     for _, reason in summary.failed:
         print(f"error: {reason}", file=sys.stderr)
     if summary.failed:
-        print(f"error: {len(summary.failed)} photo(s) not parsed (listed above)", file=sys.stderr)
+        print(f"error: {len(summary.failed)} {failed} (listed above)", file=sys.stderr)
         return 1
     return 0
