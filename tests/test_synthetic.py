@@ -59,14 +59,14 @@ def test_glasses_hats_earrings_and_necklaces_appear_in_some_faces_only(faces):
         assert 0 < share < 0.6, f"{name} in {share:.0%} of faces"
 
 
-def test_left_parts_always_lie_left_of_their_right_twins(faces):
-    _, masks = faces
+def test_right_parts_lie_on_the_images_left_as_in_celebamask_hq(faces):
+    _, masks = faces  # the subject's left and right: r_eye, r_brow, r_ear on the image's left
     columns = np.arange(masks[0].shape[1])
     for mask in masks:
         for left, right in FLIP_PAIRS:
             x_left = (columns * (mask == left)).sum() / (mask == left).sum()
             x_right = (columns * (mask == right)).sum() / (mask == right).sum()
-            assert x_left < x_right, f"{CLASSES[left]} at x={x_left:.0f}, {CLASSES[right]} at x={x_right:.0f}"
+            assert x_right < x_left, f"{CLASSES[right]} at x={x_right:.0f}, {CLASSES[left]} at x={x_left:.0f}"
 
 
 def test_class_shares_are_within_3x_of_the_report_training_set(faces):

@@ -42,7 +42,8 @@ class CheckReport:
     splits: list[SplitReport] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what is fine under the rules but worth saying
-    swapped: list[Path] = field(default_factory=list)  # masks whose left/right parts sit opposite to the set's
+    # Masks with a left/right pair on the side opposite to the set's, and which pairs (FLIP_PAIRS entries).
+    swapped: dict[Path, list[tuple[int, int]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -67,15 +68,17 @@ class CheckReport:
         lines += [f"  note: {n}" for n in self.notes]
         if self.swapped:
             lines.append(f"  {len(self.swapped)} mask(s) with left and right swapped against the rest of the set "
-                         "(by the centroids of l_/r_ eyes, brows and ears): relabel or drop them before training:")
-            lines += [f"    - {p}" for p in self.swapped]
+                         "(by the centroids of each l_/r_ pair: eyes, brows, ears); relabel them "
+                         "(`relabel_swapped`, or `check --relabel-into DIR`) or leave them:")
+            lines += [f"    - {p} ({', '.join(CLASSES[left][2:] + 's' for left, _ in pairs)})"
+                      for p, pairs in self.swapped.items()]
         lines.append(f"{len(self.problems)} problem(s)" + (":" if self.problems else ""))
         lines += [f"  - {p}" for p in self.problems]
         return "\n".join(lines)
 
 
 def _check_split(root: Path, split: str, report: CheckReport, progress: bool, rules: RuleSet,
-                 sides: dict[Path, int]) -> None:
+                 sides: dict[Path, dict[tuple[int, int], int]]) -> None:
     from tqdm.auto import tqdm
 
     result = SplitReport(split)
@@ -109,9 +112,7 @@ def _check_split(root: Path, split: str, report: CheckReport, progress: bool, ru
                 mask = read_mask(masks[stem])
                 require_same_size(image, mask, images[stem], masks[stem])
                 result.label_pixels += np.bincount(mask.ravel(), minlength=256)
-                side = left_right_side(mask)
-                if side is not None:
-                    sides[masks[stem]] = side
+                sides[masks[stem]] = left_right_sides(mask)
         except DatasetError as err:
             report.problems.append(str(err))
     for stem in sorted(masks.keys() - images.keys()):
@@ -121,16 +122,26 @@ def _check_split(root: Path, split: str, report: CheckReport, progress: bool, ru
             report.problems.append(str(err))
 
 
-def left_right_side(mask: np.ndarray) -> int | None:
-    """+1 when the mask's l_ parts mostly sit left of their r_ twins in the image, -1 when right, None without a pair."""
+def left_right_sides(mask: np.ndarray) -> dict[tuple[int, int], int]:
+    """For each left/right pair the mask holds both of: +1 when its l_ part lies left of its r_ twin in the image, else -1."""
     columns = np.arange(mask.shape[1])
-    votes = 0
+    sides = {}
     for left, right in FLIP_PAIRS:
         width = [np.bincount(np.nonzero(mask == c)[1], minlength=mask.shape[1]) for c in (left, right)]
         if width[0].sum() and width[1].sum():
             centre = [(w * columns).sum() / w.sum() for w in width]
-            votes += 1 if centre[0] < centre[1] else -1
-    return None if votes == 0 else (1 if votes > 0 else -1)
+            sides[(left, right)] = 1 if centre[0] < centre[1] else -1
+    return sides
+
+
+def swapped_pairs(sides: dict[Path, dict[tuple[int, int], int]]) -> dict[Path, list[tuple[int, int]]]:
+    """The masks with a left/right pair on the side opposite to the one most of the set uses for it, and those pairs.
+
+    Counted pair by pair, so a mask whose ears alone are swapped is found too.
+    """
+    convention = {pair: 1 if sum(s.get(pair, 0) for s in sides.values()) >= 0 else -1 for pair in FLIP_PAIRS}
+    found = {path: [pair for pair, side in held.items() if side != convention[pair]] for path, held in sides.items()}
+    return {path: pairs for path, pairs in sorted(found.items()) if pairs}
 
 
 def check_dataset(root: str | Path, splits: tuple[str, ...] | None = None, progress: bool = False,
@@ -138,7 +149,7 @@ def check_dataset(root: str | Path, splits: tuple[str, ...] | None = None, progr
     """Walk every split under `root` and report counts, sizes, label histogram and all problems found.
 
     Under `rules` (a `rules.RULE_SETS` name) a val split without masks is fine when that edition hands it out so.
-    Masks whose left/right parts sit on the side opposite to the one most of the set uses are listed in `swapped`.
+    Masks with a left/right pair on the side opposite to the one most of the set uses are listed in `swapped`.
     """
     rule = rule_set(rules)
     root = Path(root)
@@ -151,9 +162,8 @@ def check_dataset(root: str | Path, splits: tuple[str, ...] | None = None, progr
         if not splits:
             report.problems.append(f"{root}: no train/, val/ or test/ folder; expected the course layout")
             return report
-    sides: dict[Path, int] = {}
+    sides: dict[Path, dict[tuple[int, int], int]] = {}
     for split in splits:
         _check_split(root, split, report, progress, rule, sides)
-    convention = 1 if sum(sides.values()) >= 0 else -1
-    report.swapped = sorted(path for path, side in sides.items() if side != convention)
+    report.swapped = swapped_pairs(sides)
     return report

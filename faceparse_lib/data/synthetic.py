@@ -2,8 +2,9 @@
 
 Every image (from 128 px up) holds a frontal-ish face with skin, nose, eyes, brows, ears, mouth, both lips,
 hair, neck and cloth; some wear glasses, a hat, earrings or a necklace. Size, position, rotation, colours, lighting and the background
-vary, and the pixels carry noise and blur, so colour alone is not a perfect cue. Every `l_*` part lies on the
-image's left and its `r_*` twin on the right, so a flip that forgets to swap labels costs accuracy.
+vary, and the pixels carry noise and blur, so colour alone is not a perfect cue. Left and right are the subject's,
+as in CelebAMask-HQ: every `r_*` part lies on the image's left and its `l_*` twin on the right, so a flip that
+forgets to swap labels costs accuracy.
 Each image is drawn from its own seed, so a set is the same whatever the number of workers.
 """
 
@@ -104,8 +105,8 @@ def _draw_labels(rng: np.random.Generator, size: int) -> tuple[Image.Image, dict
                    (0, neckline + rng.uniform(0.0, 0.5)), (neck_w * 1.2, neckline), (shoulder, neckline + 0.7), (shoulder, 4.5)])
     # Ears (the face covers their inner half), earrings, then the face.
     ear_ry = rng.uniform(0.22, 0.3)
-    fill("l_ear", _ellipse(-1.04 + yaw, 0.0, 0.2, ear_ry))
-    fill("r_ear", _ellipse(1.04 + yaw, 0.0, 0.2, ear_ry))
+    fill("r_ear", _ellipse(-1.04 + yaw, 0.0, 0.2, ear_ry))  # the subject's right ear, on the image's left
+    fill("l_ear", _ellipse(1.04 + yaw, 0.0, 0.2, ear_ry))
     if rng.random() < P_EARRINGS:
         r = rng.uniform(0.07, 0.12)
         for side in (-1, 1):
@@ -121,10 +122,10 @@ def _draw_labels(rng: np.random.Generator, size: int) -> tuple[Image.Image, dict
             fill("eye_g", _ellipse(side * ex + yaw, ey, lens_w, lens_h, n=32))
         fill("eye_g", [(yaw - 0.18, ey - 0.05), (yaw + 0.18, ey - 0.05), (yaw + 0.18, ey + 0.0), (yaw - 0.18, ey + 0.0)])
     eye_rx, eye_ry = rng.uniform(0.14, 0.17), rng.uniform(0.055, 0.08)
-    fill("l_eye", _ellipse(-ex + yaw, ey, eye_rx, eye_ry))
-    fill("r_eye", _ellipse(ex + yaw, ey, eye_rx, eye_ry))
+    fill("r_eye", _ellipse(-ex + yaw, ey, eye_rx, eye_ry))
+    fill("l_eye", _ellipse(ex + yaw, ey, eye_rx, eye_ry))
     brow_y, brow_t = ey - rng.uniform(0.2, 0.28), rng.uniform(0.08, 0.12)
-    for name, side in (("l_brow", -1), ("r_brow", 1)):
+    for name, side in (("r_brow", -1), ("l_brow", 1)):
         arc = _ellipse(side * ex + yaw, brow_y + 0.12, 0.27, 0.12, n=16, a0=math.pi * 1.1, a1=math.pi * 1.9)
         fill(name, _band(arc, brow_t))
     mouth_y, mouth_w = rng.uniform(0.68, 0.78), rng.uniform(0.3, 0.4)
@@ -266,3 +267,93 @@ def make_synthetic_dataset(
         pass
     log.info("wrote %d synthetic faces (%d train, %d val, %d test) to %s", len(jobs), n_train, n_val, n_test, root)
     return root
+
+
+# How many training masks of a synthetic hand-out get their left/right labels swapped, as 67 of the 1,000 real
+# ones are: all three pairs, and in the last of them the ears alone (a swap a per-mask vote would miss).
+HANDOUT_SWAPPED = 3
+
+
+def handout_stem(seed: int, index: int) -> str:
+    """A 32-character lowercase hex stem, as the hand-out names its files (the same for the same seed and index)."""
+    import hashlib
+
+    return hashlib.md5(f"faceparse-synthetic-{seed}-{index}".encode()).hexdigest()
+
+
+def _write_handout_face(job: tuple[Path, Path | None, tuple[int, int], int, tuple[tuple[int, int], ...]]) -> None:
+    from faceparse_lib.classes import PALETTE
+
+    image_path, mask_path, seed, size, swapped_pairs = job
+    image, labels = synthetic_face(seed, size)
+    image.save(image_path, quality=92)
+    if mask_path is None:
+        return
+    table = np.arange(256, dtype=np.uint8)
+    for left, right in swapped_pairs:
+        table[left], table[right] = right, left
+    mask = Image.fromarray(table[np.asarray(labels)], mode="P")
+    mask.putpalette(PALETTE.ravel().tolist())  # palette PNGs, as the course's masks are
+    mask.save(mask_path)
+
+
+def make_synthetic_handout(
+    dest: str | Path,
+    n_train: int = 100,
+    n_val: int = 20,
+    n_test: int = 20,
+    size: int = 512,
+    seed: int = 0,
+    swapped: int = HANDOUT_SWAPPED,
+    workers: int | None = None,
+) -> dict[str, Path]:
+    """Write synthetic faces as the challenge hands them out: train.zip, val.zip (no masks), test.zip in `dest`.
+
+    Hex stems, palette PNG masks, the subject's left and right, and `swapped` training masks with left and right
+    swapped on purpose. Returns the zips by split (a split of 0 images writes no zip).
+    """
+    import shutil
+    import zipfile
+
+    from faceparse_lib.classes import FLIP_PAIRS
+
+    if min(n_train, n_val, n_test, swapped) < 0 or size < 32 or n_train < 1:
+        raise ValueError(f"need at least 1 training image, non-negative counts and size >= 32, got "
+                         f"{n_train}/{n_val}/{n_test} at {size}")
+    dest = Path(dest)
+    staging = dest / ".synthetic-handout"
+    shutil.rmtree(staging, ignore_errors=True)
+    rng = np.random.default_rng(seed)
+    victims = set(rng.choice(n_train, size=min(swapped, n_train), replace=False).tolist()) if swapped else set()
+    ears_only = max(victims) if victims else None
+    jobs, index = [], 0
+    for split, count in (("train", n_train), ("val", n_val), ("test", n_test)):
+        for i in range(count):
+            stem = handout_stem(seed, index)
+            (staging / split / "images").mkdir(parents=True, exist_ok=True)
+            mask = None
+            pairs: tuple[tuple[int, int], ...] = ()
+            if split == "train":
+                (staging / split / "masks").mkdir(parents=True, exist_ok=True)
+                mask = staging / split / "masks" / f"{stem}.png"
+                if i in victims:
+                    pairs = FLIP_PAIRS[-1:] if i == ears_only and len(victims) > 1 else FLIP_PAIRS
+            jobs.append((staging / split / "images" / f"{stem}.jpg", mask, (seed, index), size, pairs))
+            index += 1
+    workers = min(default_workers() if workers is None else workers, max(1, len(jobs) // 16))
+    for _ in parallel_map(_write_handout_face, jobs, workers, chunksize=8):
+        pass
+    dest.mkdir(parents=True, exist_ok=True)
+    zips = {}
+    for split in ("train", "val", "test"):
+        if not (staging / split).is_dir():
+            continue
+        path = dest / f"{split}.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:  # JPEGs and PNGs are compressed already
+            for file in sorted((staging / split).rglob("*")):
+                archive.write(file, file.relative_to(staging).as_posix())
+        zips[split] = path
+    shutil.rmtree(staging)
+    log.info("wrote a synthetic hand-out (%d train, %d val, %d test; %d swapped) to %s", n_train, n_val, n_test,
+             len(victims), dest)
+    return zips
