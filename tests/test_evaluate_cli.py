@@ -77,6 +77,21 @@ def test_evaluate_prints_the_per_class_table_and_writes_csv_json_beside_the_chec
     np.testing.assert_allclose(table["IoU"].to_numpy(), expected.iou(), atol=1e-6)
 
 
+def test_evaluate_scores_a_challenge_runs_holdout_when_val_has_no_masks(run_dir, tmp_path, capsys):
+    root = make_synthetic_dataset(tmp_path / "handout", n_train=5, n_val=2, size=64)
+    shutil.rmtree(root / "val" / "masks")  # as the challenge hands val out
+    run = shutil.copytree(run_dir, tmp_path / "run")
+    held = sorted(p.stem for p in (root / "train" / "masks").glob("*.png"))[1:3]
+    (run / "holdout.json").write_text(json.dumps({"size": 2, "seed": 0, "stems": held}))
+    assert run_command(evaluate_command, [str(run), str(root), *COMMON]) == 0
+    assert "scoring the 2 training images run held out" in capsys.readouterr().out
+    record = json.loads((run / "eval_val.json").read_text())
+    assert record["split"] == "holdout" and sorted(record["image_fscores"]) == held
+    (run / "holdout.json").unlink()  # a final fit: nothing held out, nothing with masks to score on
+    with pytest.raises(Exception, match="val/masks: folder not found.*held out no training images"):
+        run_command(evaluate_command, [str(run), str(root), *COMMON])
+
+
 def test_evaluate_without_tta_writes_to_out_under_its_own_name(run_dir, data_root, tmp_path, capsys):
     assert run_command(evaluate_command, [str(run_dir / "best.pt"), str(data_root), "--out", str(tmp_path), *COMMON]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval_val.csv", "eval_val.json"]

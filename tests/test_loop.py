@@ -334,3 +334,56 @@ def test_log_rows_stay_right_when_log_interval_changes_on_resume(tiny_root, tmp_
     assert [int(r["iteration"]) for r in rows] == [3, 6]
     assert float(rows[0]["loss"]) == pytest.approx(sum(losses[:3]) / 3, rel=1e-5)
     assert float(rows[1]["loss"]) == pytest.approx(sum(losses[3:]) / 3, rel=1e-5)
+
+
+def test_the_holdout_comes_from_its_own_seed_and_is_read_back_not_redrawn(tiny_root, tmp_path):
+    from faceparse_lib.training.run_files import training_split
+
+    cfg = tiny_config(tiny_root, tmp_path / "run", rules="challenge", holdout=2)
+    _, held = training_split(cfg)
+    other_training_seed = tiny_config(tiny_root, tmp_path / "other", rules="challenge", holdout=2, seed=7)
+    assert training_split(other_training_seed)[1] == held  # the same 2 images whatever the training seed
+    record = json.loads((tmp_path / "run" / "holdout.json").read_text())
+    moved = sorted(p.stem for _, p in training_split(cfg)[0])[:2]  # a holdout.json naming two other images
+    (tmp_path / "run" / "holdout.json").write_text(json.dumps({**record, "stems": moved}))
+    assert sorted(m.stem for _, m in training_split(cfg)[1]) == moved  # read back, not drawn again
+    with pytest.raises(ValueError, match="seed 0.*asks for 2 with seed 5"):
+        training_split(tiny_config(tiny_root, tmp_path / "run", rules="challenge", holdout=2, holdout_seed=5))
+    import shutil
+
+    elsewhere = shutil.copytree(tiny_root, tmp_path / "elsewhere")  # another data root, one held-out pair missing
+    (elsewhere / "train" / "masks" / f"{moved[0]}.png").unlink()
+    (elsewhere / "train" / "images" / f"{moved[0]}.jpg").unlink()
+    with pytest.raises(ValueError, match="1 of its 2 held-out images are not in"):
+        training_split(tiny_config(elsewhere, tmp_path / "run", rules="challenge", holdout=2))
+
+
+def test_a_run_refuses_class_weights_counted_on_other_masks(tiny_root, tmp_path):
+    from faceparse_lib.data.stats import class_weights, count_pixels, weights_record
+
+    cfg = tiny_config(tiny_root, tmp_path / "run", rules="challenge", holdout=2, iterations=2)
+    masks = sorted((tiny_root / "train" / "masks").glob("*.png"))  # every mask, the holdout included
+    counts = count_pixels(masks)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "class_weights.json").write_text(json.dumps(
+        weights_record(counts, class_weights(counts, "log2").tolist(), "log2", "max", masks=masks)))
+    with pytest.raises(ValueError, match="counted on 6 masks, but this run trains on 4"):
+        train(cfg)
+
+
+def test_a_final_fit_trains_on_every_pair_for_the_holdout_runs_best_length(tiny_root, tmp_path):
+    from faceparse_lib.training.run_files import final_fit_config
+
+    holdout_run = train(tiny_config(tiny_root, tmp_path / "run", rules="challenge", holdout=2, iterations=4,
+                                    eval_interval=2))
+    val = read_log(holdout_run).query("kind == 'val'")
+    cfg = final_fit_config(holdout_run)
+    assert cfg.final_fit and cfg.holdout == 0 and cfg.run_dir == str(tmp_path / "run-final")
+    assert cfg.iterations == int(val.loc[val["fscore"].idxmax(), "iteration"])
+    run_dir = train(cfg)
+    assert not (run_dir / "holdout.json").exists() and read_log(run_dir).query("kind == 'val'").empty
+    best, last = ckpt.read_checkpoint(run_dir / ckpt.BEST), ckpt.read_checkpoint(run_dir / ckpt.LAST)
+    assert best["iteration"] == last["iteration"] == cfg.iterations
+    assert json.loads((run_dir / "class_weights.json").read_text())["n_images"] == 6  # every pair counted
+    with pytest.raises(ValueError, match="holdout must be 0"):
+        TrainConfig.preset("cpu", final_fit=True, holdout=5)

@@ -6,7 +6,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence, Union
 
 import numpy as np
 
@@ -251,9 +251,23 @@ def reference_counts(path: str | Path | None = None) -> pd.DataFrame:
     return frame
 
 
-def weights_record(counts: PixelCounts, weights: list[float], method: str, missing: str) -> dict:
-    """A JSON-ready record of class weights with the method and statistics they came from, in class order."""
+def masks_fingerprint(masks: Sequence[str | Path]) -> dict:
+    """Which masks were counted: their number and a hash of their sorted stems (the same set gives the same record)."""
+    import hashlib
+
+    stems = sorted(Path(m).stem for m in masks)
+    return {"masks": len(stems), "stems_sha1": hashlib.sha1("\n".join(stems).encode()).hexdigest()}
+
+
+def weights_record(counts: PixelCounts, weights: list[float], method: str, missing: str,
+                   masks: Sequence[str | Path] | None = None) -> dict:
+    """A JSON-ready record of class weights with the method and statistics they came from, in class order.
+
+    `masks`, the files counted, are recorded by `masks_fingerprint`, so a run can tell weights counted on other
+    masks (a holdout included) from its own.
+    """
     return {
+        **({"counted_on": masks_fingerprint(masks)} if masks is not None else {}),
         "method": method,
         "missing": missing,
         "n_images": counts.n_images,

@@ -23,8 +23,13 @@ class TrainConfig:
     data_root: str = "data/celebamask"
     run_dir: str = "runs/train"
     rules: str = "seed"  # the course edition's rules (data.rules.RULE_SETS): the metric, the parameter cap, pretraining
-    # Train images held out to validate on (0: the val split), chosen by `holdout_split` (stratified by rare class).
+    # Train images held out to validate on (0: the val split), chosen by `holdout_split` (stratified by rare class)
+    # from its own seed, so a run with another training seed validates on the same images; saved as holdout.json.
     holdout: int = 0
+    holdout_seed: int = 0
+    # Train on every training pair with no validation (best.pt is the last checkpoint): the challenge's last run,
+    # once a holdout run has chosen the schedule (`final_fit_config`).
+    final_fit: bool = False
     model: str = DEMO_MODEL
     pretrained: bool = False
     num_classes: int = NUM_CLASSES
@@ -72,6 +77,8 @@ class TrainConfig:
             raise ValueError(f"loss {self.loss!r}: choose from {', '.join(LOSS_NAMES)}")
         if self.holdout < 0:
             raise ValueError(f"holdout must be 0 (use the val split) or a number of train images, got {self.holdout}")
+        if self.final_fit and self.holdout:
+            raise ValueError(f"final_fit trains on every training pair: holdout must be 0, got {self.holdout}")
         if self.amp not in ("auto", "fp16", "bf16", "off"):
             raise ValueError(f"amp {self.amp!r}: choose from auto, fp16, bf16, off")
         for name in ("iterations", "batch_size", "crop_size", "eval_interval", "checkpoint_interval", "log_interval"):

@@ -25,7 +25,6 @@ from torch.utils.data import DataLoader
 
 from faceparse_lib.data.batches import CachedPairs, ResizedPairs, SeededSamples, StreamBatchSampler
 from faceparse_lib.data.dataset import FaceParsingDataset
-from faceparse_lib.data.holdout import holdout_split
 from faceparse_lib.data.layout import list_pairs
 from faceparse_lib.data.rules import rule_set
 from faceparse_lib.data.transforms import train_transform
@@ -37,7 +36,7 @@ from faceparse_lib.training.environment import environment
 from faceparse_lib.training.losses import SegmentationLoss
 from faceparse_lib.training.optim import amp_dtype, build_optimizer, build_scheduler
 from faceparse_lib.training.resume import RunState, checkpoint_state, read_resume_state, restore
-from faceparse_lib.training.run_files import CONFIG_FILE, HOLDOUT_FILE, LOG_FILE, WEIGHTS_FILE, CsvLog, write_json
+from faceparse_lib.training.run_files import CONFIG_FILE, LOG_FILE, WEIGHTS_FILE, CsvLog, training_split, write_json
 from faceparse_lib.training.validation import validate
 
 log = logging.getLogger(__name__)
@@ -149,7 +148,7 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
         session = start_session(cfg, env, callback, stop)
         train_pairs, val_pairs = session.pairs
         loader = train_loader(cfg, env, session.state.iteration, train_pairs)
-        val_data = val_dataset(cfg, val_pairs)
+        val_data = val_dataset(cfg, val_pairs) if val_pairs else None
         bar = tqdm(total=cfg.iterations, initial=session.state.iteration, desc="train", unit="it",
                    disable=not (cfg.progress and env.is_main), dynamic_ncols=True)
         estimate_from: tuple[int, float] | None = None
@@ -162,10 +161,12 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
                 t = session.state.iteration
                 log_step(session, values, bar)
                 estimate_from = _estimate_line(bar, cfg, session.state, estimate_from, env)
-                if t % cfg.eval_interval == 0 or t == cfg.iterations:
+                if val_pairs and (t % cfg.eval_interval == 0 or t == cfg.iterations):
                     validate_and_keep_best(session, val_data, bar)
                 if t % cfg.checkpoint_interval == 0 or t == cfg.iterations:
                     session.save(ckpt.LAST)
+                    if cfg.final_fit and t == cfg.iterations:  # nothing to select by: the last is the one handed in
+                        session.save(ckpt.BEST)
                 if stop_requested(session):
                     break
         except _Interrupted:
@@ -189,18 +190,6 @@ def check_rules(cfg: TrainConfig) -> None:
         rules.check_model(count_parameters(build_model(cfg.model, num_classes=cfg.num_classes)), cfg.pretrained, cfg.model)
 
 
-def split_pairs(cfg: TrainConfig, run_dir: Path, env: distributed.Distributed
-                ) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]]]:
-    """(train pairs, validation pairs): the train and val splits, or the train split less a holdout of its own."""
-    pairs = list_pairs(cfg.data_root, "train")
-    if not cfg.holdout:
-        return pairs, list_pairs(cfg.data_root, "val")
-    train_pairs, held = holdout_split(pairs, cfg.holdout, cfg.seed)
-    if env.is_main:
-        write_json(run_dir / HOLDOUT_FILE, {"size": cfg.holdout, "seed": cfg.seed, "stems": [m.stem for _, m in held]})
-    return train_pairs, held
-
-
 def start_session(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | None,
                   stop: StopRequest) -> Session:
     """Build the model, loss, optimizer and schedule, resume from last.pt if the run dir has one, open log.csv."""
@@ -214,7 +203,7 @@ def start_session(cfg: TrainConfig, env: distributed.Distributed, callback: Call
     model = build_model(cfg.model, num_classes=cfg.num_classes, pretrained=cfg.pretrained)
     channels_last = cfg.channels_last and device.type == "cuda"
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    pairs = split_pairs(cfg, run_dir, env)
+    pairs = training_split(cfg, write=env.is_main)
     train_masks = [mask for _, mask in pairs[0]]  # a holdout's masks are not counted
     loss_fn = SegmentationLoss.from_name(cfg.loss, class_weights_of_run(cfg, run_dir, env, train_masks),
                                          cfg.aux_weight).to(device)
@@ -384,20 +373,31 @@ def val_dataset(cfg: TrainConfig, pairs: list[tuple[Path, Path]] | None = None) 
 
 def class_weights_of_run(cfg: TrainConfig, run_dir: Path, env: distributed.Distributed,
                          train_masks: list[Path]) -> torch.Tensor | None:
-    """The loss weights: from the run dir's class_weights.json when resuming, else counted on the masks trained on."""
+    """The loss weights: the run dir's class_weights.json when counted on the masks trained on, else counted now.
+
+    A record counted on other masks (all of train, holdout included) is refused for a new run; a run that already
+    started (last.pt) keeps the weights it trained with.
+    """
     if cfg.class_weights is None:
         return None
     import json
 
-    from faceparse_lib.data.stats import class_weights, count_pixels, weights_record
+    from faceparse_lib.data.stats import class_weights, count_pixels, masks_fingerprint, weights_record
 
     path = run_dir / WEIGHTS_FILE
     if path.is_file():
         record = json.loads(path.read_text())
         if record.get("method") == cfg.class_weights and len(record.get("weights", [])) == cfg.num_classes:
-            return torch.tensor(record["weights"], dtype=torch.float32)
+            counted_on = record.get("counted_on")
+            if (run_dir / ckpt.LAST).is_file() or counted_on == masks_fingerprint(train_masks):
+                return torch.tensor(record["weights"], dtype=torch.float32)
+            if counted_on is not None:
+                raise ValueError(f"{path}: counted on {counted_on.get('masks')} masks, but this run trains on "
+                                 f"{len(train_masks)} other ones (a holdout counted in?); delete the file or count "
+                                 "the weights on the pairs trained on (notebook 2)")
+            log.warning("%s does not say which masks it counted; counting the %d trained on", path, len(train_masks))
     counts = count_pixels(train_masks, workers=None if env.world_size == 1 else 1)
     weights = class_weights(counts, cfg.class_weights)
     if env.is_main:
-        write_json(path, weights_record(counts, weights.tolist(), cfg.class_weights, "max"))
+        write_json(path, weights_record(counts, weights.tolist(), cfg.class_weights, "max", masks=train_masks))
     return weights

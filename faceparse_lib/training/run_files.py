@@ -61,7 +61,43 @@ def write_json(path: Path, value: Any) -> None:
     os.replace(tmp, path)
 
 
-def validation_pairs(run_dir: str | Path, data_root: str | Path) -> list[tuple[Path, Path]]:
+Pairs = list[tuple[Path, Path]]
+
+
+def training_split(cfg: Any, write: bool = True) -> tuple[Pairs, Pairs]:
+    """(pairs trained on, pairs validated on) of a run: the val split, the run's holdout of train, or none (a final fit).
+
+    The holdout is drawn once (`holdout_split` with `cfg.holdout_seed`) and saved as the run dir's holdout.json;
+    later calls read it back, and refuse a data root or a config that would move trained images into validation.
+    """
+    from faceparse_lib.data.holdout import holdout_split
+    from faceparse_lib.data.layout import list_pairs
+
+    pairs = list_pairs(cfg.data_root, "train")
+    if cfg.final_fit:
+        return pairs, []
+    if not cfg.holdout:
+        return pairs, list_pairs(cfg.data_root, "val")
+    path = Path(cfg.run_dir) / HOLDOUT_FILE
+    if path.is_file():
+        record = json.loads(path.read_text())
+        if (record.get("size"), record.get("seed")) != (cfg.holdout, cfg.holdout_seed):
+            raise ValueError(f"{path}: a holdout of {record.get('size')} images drawn with seed {record.get('seed')}; "
+                             f"the config asks for {cfg.holdout} with seed {cfg.holdout_seed}: use a new run dir")
+        held = set(record["stems"])
+        split = ([p for p in pairs if p[1].stem not in held], [p for p in pairs if p[1].stem in held])
+        if len(split[1]) != len(held):
+            raise ValueError(f"{path}: {len(held) - len(split[1])} of its {len(held)} held-out images are not in "
+                             f"{cfg.data_root}/train; that data root would validate on other images than the run's")
+        return split
+    train_pairs, held_pairs = holdout_split(pairs, cfg.holdout, cfg.holdout_seed)
+    if write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, {"size": cfg.holdout, "seed": cfg.holdout_seed, "stems": [m.stem for _, m in held_pairs]})
+    return train_pairs, held_pairs
+
+
+def validation_pairs(run_dir: str | Path, data_root: str | Path) -> Pairs:
     """The (image, mask) pairs a run validated on: its holdout of train (holdout.json), else the val split."""
     from faceparse_lib.data.layout import list_pairs
 
@@ -73,3 +109,36 @@ def validation_pairs(run_dir: str | Path, data_root: str | Path) -> list[tuple[P
     if len(pairs) != len(held):
         raise FileNotFoundError(f"{path}: {len(held) - len(pairs)} of the held-out images are not in {data_root}/train")
     return pairs
+
+
+def best_iteration(run_dir: str | Path, metric: str) -> int:
+    """The iteration of a run's best validation by `metric` ("fscore" or "miou"): the one its best.pt holds."""
+    path = Path(run_dir) / LOG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no training log; expected a run dir written by train")
+    with open(path, newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r.get("kind") == "val" and r.get(metric)]
+    if not rows:
+        raise ValueError(f"{path}: no validation row yet; train the holdout run until it validates at least once")
+    return int(max(rows, key=lambda r: float(r[metric]))["iteration"])
+
+
+def final_fit_config(holdout_run: str | Path, run_dir: str | Path | None = None, **overrides: Any):
+    """A holdout run's recipe on every training pair, for as many iterations as its best.pt trained (no validation).
+
+    The warm-up and the poly decay follow the new length, as they would in a run planned that long. `run_dir`
+    defaults to the holdout run's with "-final" added.
+    """
+    import dataclasses
+
+    from faceparse_lib.data.rules import rule_set
+    from faceparse_lib.training.config import TrainConfig
+
+    holdout_run = Path(holdout_run)
+    cfg = TrainConfig.load(holdout_run / CONFIG_FILE)
+    if cfg.final_fit:
+        raise ValueError(f"{holdout_run}: already a final fit; pass the holdout run it was made from")
+    iterations = best_iteration(holdout_run, rule_set(cfg.rules).metric)
+    return dataclasses.replace(
+        cfg, holdout=0, final_fit=True, iterations=iterations, warmup_iterations=min(cfg.warmup_iterations, iterations // 2),
+        run_dir=str(run_dir or holdout_run.with_name(holdout_run.name + "-final")), **overrides)

@@ -56,9 +56,26 @@ def _number(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
+def scored_dataset(checkpoint: Path, data_root: Path, split: str) -> tuple[Any, str | None]:
+    """The split to score, or, when val has no masks (the challenge's hand-out), the run's holdout, with a note."""
+    from faceparse_lib.data.dataset import FaceParsingDataset
+    from faceparse_lib.data.layout import DatasetError, masks_dir
+    from faceparse_lib.training.run_files import HOLDOUT_FILE, validation_pairs
+
+    if split != "val" or masks_dir(data_root, split).is_dir():
+        return FaceParsingDataset(data_root, split), None
+    run_dir = checkpoint.parent
+    if not (run_dir / HOLDOUT_FILE).is_file():
+        raise DatasetError(f"{masks_dir(data_root, split)}: folder not found, and {run_dir} held out no training images "
+                           f"({HOLDOUT_FILE}; a final fit trains on all of them): nothing with masks to score on")
+    pairs = validation_pairs(run_dir, data_root)
+    return FaceParsingDataset.from_pairs(pairs), (
+        f"{data_root}/val has no masks (the challenge scores them on its leaderboard): scoring the {len(pairs)} "
+        f"training images {run_dir.name} held out ({HOLDOUT_FILE})")
+
+
 def run(args: argparse.Namespace) -> int:
     from faceparse_lib.models.checkpoint import resolve_checkpoint
-    from faceparse_lib.data.dataset import FaceParsingDataset
     from faceparse_lib.data.rules import METRIC_TITLES, rule_set
     from faceparse_lib.evaluation.fscore import FScore
     from faceparse_lib.evaluation.scoring import evaluate
@@ -68,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(checkpoint, device=args.device or default_device())
     if args.input_size is not None:
         model.input_size = args.input_size or None
-    dataset = FaceParsingDataset(args.data_root, args.split)
+    dataset, note = scored_dataset(checkpoint, args.data_root, args.split)
+    if note:
+        print(note)
     fscore = FScore(matrix_classes(model))
     matrix = evaluate(model, dataset, tta=args.tta, scales=args.scales, batch_size=args.batch_size,
                       workers=args.workers, progress=not args.no_progress, fscore=fscore)
@@ -92,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     table.to_csv(out_dir / f"{stem}.csv", float_format="%.6f")
     record: dict[str, Any] = {
         "checkpoint": str(checkpoint), "checkpoint_iteration": getattr(model, "checkpoint_iteration", None),
-        "data_root": str(args.data_root), "split": args.split, "images": len(dataset),
+        "data_root": str(args.data_root), "split": args.split if note is None else "holdout", "images": len(dataset),
         "tta": args.tta, "scales": args.scales, "input_size": model.input_size,
         "rules": rules.name, "fscore": _number(fscore.mean()),
         "image_fscores": {name: _number(v) for name, v in zip(image_names(dataset), fscore.scores)},
