@@ -12,10 +12,15 @@ STAMP := $(VENV)/.installed
 demo: $(STAMP)
 	$(PY) -m faceparse_lib notebooks run --out demo/notebooks
 
-# Unit tests, then every notebook top to bottom with CI's short settings.
+# Unit tests, then every notebook top to bottom with CI's short settings: on the synthetic demo set (2022 layout),
+# then as a student of 2026 meets them, from three synthetic hand-out zips in a Drive-like folder, challenge rules.
+HANDOUT_CI := $(CURDIR)/runs/ci-handout
 test: $(STAMP)
 	$(PY) -m pytest
 	FACEPARSE_QUICK=1 $(PY) -m pytest --nbmake notebooks
+	rm -rf $(HANDOUT_CI)
+	$(PY) -m faceparse_lib synth --handout $(HANDOUT_CI)/drive/AI6126 --train 24 --val 8 --test 4 --size 128
+	FACEPARSE_QUICK=1 FACEPARSE_HOME=$(HANDOUT_CI) FACEPARSE_DATA=$(HANDOUT_CI)/drive $(PY) -m pytest --nbmake notebooks
 
 # The cpu preset's measured claim: default synthetic set (200 + 50 faces at 512 px), a fresh run, wall time.
 train-cpu: $(STAMP)

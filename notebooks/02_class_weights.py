@@ -57,16 +57,28 @@ else:
 # pixels). The logarithm keeps the range modest (1.7 to 12.7 on CelebAMask-HQ); plain inverse frequency
 # would give the necklace thousands of times the weight of the background and make training unstable.
 
+# %% [markdown]
+# ## Your settings
+#
+# The same as in notebook 1 (keep them the same in every notebook: they name the data and the run dir).
+
+# %%
+DATA = ""                # folder (or zip) of the hand-out; "" = search your Drive (Colab) or data/ (elsewhere)
+RUN_DIR = ""             # "" = faceparse-runs/RULES-PRESET-DATA on your Drive, the same in every notebook
+RULES = "challenge"      # "challenge" (2025/26: F-score, < 1,821,085 parameters, no pretraining) or "seed" (2022)
+PRESET = ""              # "" = the rules' GPU recipe; "cpu" = a few minutes on a CPU, a far lower score
+DEMO = False             # True = the kit's synthetic faces instead of the course's data
+RELABEL_SWAPPED = False  # True = train on a copy whose left/right-swapped masks are relabelled (notebook 1)
+
 # %%
 # %matplotlib inline
 import pandas as pd
 from IPython.display import display
 
-from faceparse_lib.course import save_class_weights, workspace
-from faceparse_lib.data import FaceParsingDataset
+from faceparse_lib.course import save_class_weights, training_masks, workspace
 from faceparse_lib.data.stats import WEIGHT_METHODS, class_weights, count_pixels, reference_counts, weights_record
 
-ws = workspace()
+ws = workspace(DATA, RUN_DIR, RULES, PRESET, DEMO, RELABEL_SWAPPED, progress=True)
 print(ws.summary())
 print(f"weights for training: {ws.weights_method} (FACEPARSE_WEIGHTS)")
 
@@ -76,8 +88,15 @@ print(f"weights for training: {ws.weights_method} (FACEPARSE_WEIGHTS)")
 # The report counted its 5,000 training masks (N = 1,310,720,000 pixels). Its weights are reproduced from
 # its own counts in `log2 (report counts)`, which must equal its printed column `report_weight`.
 
+# %% [markdown]
+# Count only the masks you will train on. Under the challenge rules 100 training pairs are held out to validate
+# on (val has no masks); counting them in would let the validation images shape the loss. `training_masks` draws
+# that holdout once and saves it in the run dir (`holdout.json`), so notebook 3 holds out the same images.
+
 # %%
-counts = count_pixels(FaceParsingDataset(ws.data_root, "train"), progress=True)
+masks = training_masks(ws)
+print(f"counting {len(masks):,} training masks (the holdout left out) for run dir {ws.run_dir}")
+counts = count_pixels(masks, progress=True)
 reference = reference_counts()
 table = pd.DataFrame({
     "name": reference["name"],
@@ -124,5 +143,6 @@ chart.invert_yaxis()
 if ws.weights_method is None:
     print("FACEPARSE_WEIGHTS=none: training uses unweighted loss terms; nothing to save.")
 else:
-    record = weights_record(counts, class_weights(counts, ws.weights_method).tolist(), ws.weights_method, "max")
+    record = weights_record(counts, class_weights(counts, ws.weights_method).tolist(), ws.weights_method, "max",
+                            masks=masks)
     print(f"class weights for training ({ws.weights_method}): {save_class_weights(ws, record)}")

@@ -56,6 +56,20 @@ else:
 # where it stopped (same batches, same learning rate). It also stops cleanly, with a checkpoint, before
 # Colab's 12-hour limit.
 
+# %% [markdown]
+# ## Your settings
+#
+# The same as in notebook 1 (keep them the same in every notebook: they name the data and the run dir). Training with
+# the `challenge` or `report` preset needs a GPU: on a CPU runtime this notebook stops and says so.
+
+# %%
+DATA = ""                # folder (or zip) of the hand-out; "" = search your Drive (Colab) or data/ (elsewhere)
+RUN_DIR = ""             # "" = faceparse-runs/RULES-PRESET-DATA on your Drive, the same in every notebook
+RULES = "challenge"      # "challenge" (2025/26: F-score, < 1,821,085 parameters, no pretraining) or "seed" (2022)
+PRESET = ""              # "" = the rules' GPU recipe; "cpu" = a few minutes on a CPU, a far lower score
+DEMO = False             # True = the kit's synthetic faces instead of the course's data
+RELABEL_SWAPPED = False  # True = train on a copy whose left/right-swapped masks are relabelled (notebook 1)
+
 # %%
 # %matplotlib inline
 import torch
@@ -65,11 +79,12 @@ from faceparse_lib.classes import CLASSES
 from faceparse_lib.course import prepare_run_dir, workspace
 from faceparse_lib.data import list_pairs, read_pair
 from faceparse_lib.data.transforms import swap_left_right
-from faceparse_lib.training import read_log, train
+from faceparse_lib.training import final_fit_config, read_log, train
 from faceparse_lib.visual import loss_curves, miou_curve, sample_grid
 
-ws = workspace()
+ws = workspace(DATA, RUN_DIR, RULES, PRESET, DEMO, RELABEL_SWAPPED, progress=True)
 print(ws.summary())
+ws.require_training_device()  # stops here, before anything is trained, when the preset needs a GPU and none is there
 
 # %% [markdown]
 # ## The config cell
@@ -82,8 +97,8 @@ print(ws.summary())
 # `ws.train_config()` is the preset (`challenge`: a model under the cap with the full augmentation, Lovász
 # and an EMA on a T4; `report`: the seed report's DeepLabV3+ schedule; `cpu`: a small model at 128 px that
 # trains in minutes) with the rules, data and run dir filled in. Override any field here, for example
-# `ws.train_config(iterations=20_000, lr=0.005)`, or from the environment (FACEPARSE_RULES, FACEPARSE_PRESET,
-# FACEPARSE_ITERATIONS, FACEPARSE_RUN_DIR).
+# `ws.train_config(iterations=20_000, lr=0.005)`. The holdout is drawn from its own seed (`holdout_seed`), so a
+# run with another training `seed` validates on the same 100 images and the two scores compare.
 
 # %%
 cfg = ws.train_config()
@@ -116,7 +131,7 @@ display(sample_grid([(image, mask), (mirrored_image, mirrored_mask), (mirrored_i
 
 # %%
 prepare_run_dir(ws, cfg, progress=True)  # the class weights of notebook 2 (counted now if missing)
-run_dir = train(cfg)
+run_dir = train(cfg)  # notebooks 4 and 5 open this run dir
 
 # %% [markdown]
 # ## Curves
@@ -137,3 +152,20 @@ print(f"best val mIoU {best['miou']:.4f} at iteration {int(best['iteration'])}; 
 
 # %%
 display(val_rows.set_index("iteration")[[f"iou_{name}" for name in CLASSES]].tail(1).T.style.format("{:.3f}"))
+
+# %% [markdown]
+# ## Optional: the final fit on all 1,000 pairs
+#
+# The holdout run chose the recipe and how long to train (the iteration of `best.pt`). The best public results
+# then trained once more on **every** training pair, holdout included: 11 % more data, and no way left to
+# validate, so `best.pt` of that run is simply its last checkpoint. Set `FINAL_FIT = True` and run this cell
+# (after the holdout run has finished); it trains into the holdout run's dir with `-final` added, and notebook 4
+# then hands in that model (its hand-in says it is a final fit). Notebook 4 still scores the holdout run.
+
+# %%
+FINAL_FIT = False
+if FINAL_FIT:
+    final_cfg = final_fit_config(run_dir)
+    print(f"final fit: {final_cfg.iterations:,} iterations on every training pair into {final_cfg.run_dir}")
+    prepare_run_dir(ws, final_cfg, progress=True)  # notebook 4 hands this model in
+    final_run_dir = train(final_cfg)

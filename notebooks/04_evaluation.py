@@ -56,11 +56,26 @@ else:
 # the per-class table, the confusion matrix and the viewer below show what one number hides. Under the
 # challenge rules val has no masks: the scores are on the images training held out (`holdout.json`).
 
+# %% [markdown]
+# ## Your settings
+#
+# The same as in notebook 1 (keep them the same in every notebook: they name the data and the run dir).
+# This notebook opens the run notebook 3 trained (it never trains one itself).
+
+# %%
+DATA = ""                # folder (or zip) of the hand-out; "" = search your Drive (Colab) or data/ (elsewhere)
+RUN_DIR = ""             # "" = faceparse-runs/RULES-PRESET-DATA on your Drive, the same in every notebook
+RULES = "challenge"      # "challenge" (2025/26: F-score, < 1,821,085 parameters, no pretraining) or "seed" (2022)
+PRESET = ""              # "" = the rules' GPU recipe; "cpu" = a few minutes on a CPU, a far lower score
+DEMO = False             # True = the kit's synthetic faces instead of the course's data
+RELABEL_SWAPPED = False  # True = train on a copy whose left/right-swapped masks are relabelled (notebook 1)
+
 # %%
 # %matplotlib inline
 from IPython.display import display
 
-from faceparse_lib.course import build_submission, check_submission, ensure_trained_run, hand_in_images, workspace
+from faceparse_lib.course import (build_submission, check_submission, hand_in_images, hand_in_run, trained_run,
+                                  workspace)
 from faceparse_lib.data import FaceParsingDataset
 from faceparse_lib.evaluation import FScore, evaluate, predict_folder, zip_masks
 from faceparse_lib.models import load_checkpoint
@@ -68,9 +83,9 @@ from faceparse_lib.report.tables import class_iou_comparison, score_comparison
 from faceparse_lib.training import validation_pairs
 from faceparse_lib.visual import MaskViewer, confusion_matrix_chart
 
-ws = workspace()
+ws = workspace(DATA, RUN_DIR, RULES, PRESET, DEMO, RELABEL_SWAPPED, progress=True)
 print(ws.summary())
-run_dir = ensure_trained_run(ws)  # trains first if notebook 3 has not
+run_dir = trained_run(ws)  # the run notebook 3 trained; stops with what to do when there is none
 model = load_checkpoint(run_dir, device="cuda" if ws.gpu else "cpu")
 val = FaceParsingDataset.from_pairs(validation_pairs(run_dir, ws.data_root))  # its holdout, else the val split
 print(f"model from {run_dir}, trained at input size {model.input_size}; {len(val)} validation images")
@@ -144,9 +159,12 @@ print(f"showing {viewer.names[viewer.current_index]}: image {ws.metric} {viewer.
 images_dir, note = hand_in_images(ws)
 if note:
     print(note)
+hand_in = hand_in_run(ws)  # notebook 3's final fit when it ran, else the holdout run
+print(f"handing in the model of {hand_in}")
 if ws.rules == "challenge":
-    archive = build_submission(run_dir, images_dir, run_dir / "submission.zip", with_solution=True, tta="flip",
-                               progress=True)
+    archive = build_submission(hand_in, images_dir, hand_in / ("DEMO-synthetic-submission.zip" if ws.synthetic
+                                                               else "submission.zip"),
+                               with_solution=True, tta="flip", progress=True)
     problems = check_submission(archive, images=images_dir, solution=True)
     print(f"{archive} ({archive.stat().st_size / 1e6:.1f} MB): " + ("; ".join(problems) or "checked, no problem found"))
 else:

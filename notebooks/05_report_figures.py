@@ -57,16 +57,29 @@ else:
 # To compare runs (say weighted against unweighted), list several run dirs in `run_dirs`: their curves are
 # overlaid on one figure.
 
-# %%
+# %% [markdown]
+# ## Your settings
+#
+# The same as in notebook 1 (keep them the same in every notebook: they name the data and the run dir).
+# It draws the figures of the run notebook 3 trained, on a CPU is enough, and never trains.
 
+# %%
+DATA = ""                # folder (or zip) of the hand-out; "" = search your Drive (Colab) or data/ (elsewhere)
+RUN_DIR = ""             # "" = faceparse-runs/RULES-PRESET-DATA on your Drive, the same in every notebook
+RULES = "challenge"      # "challenge" (2025/26: F-score, < 1,821,085 parameters, no pretraining) or "seed" (2022)
+PRESET = ""              # "" = the rules' GPU recipe; "cpu" = a few minutes on a CPU, a far lower score
+DEMO = False             # True = the kit's synthetic faces instead of the course's data
+RELABEL_SWAPPED = False  # True = train on a copy whose left/right-swapped masks are relabelled (notebook 1)
+
+# %%
 from IPython.display import Image, Markdown, display
 
-from faceparse_lib.course import ensure_trained_run, workspace
+from faceparse_lib.course import trained_run, workspace
 from faceparse_lib.report import write_report
 
-ws = workspace()
+ws = workspace(DATA, RUN_DIR, RULES, PRESET, DEMO, RELABEL_SWAPPED, progress=True)
 print(ws.summary())
-run_dirs = [ensure_trained_run(ws)]  # trains first if notebook 3 has not
+run_dirs = [trained_run(ws)]  # the run notebook 3 trained; stops with what to do when there is none
 print(f"report from {', '.join(map(str, run_dirs))} into {ws.report_dir}")
 
 # %%

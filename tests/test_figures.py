@@ -23,6 +23,20 @@ def test_sample_grid_shows_image_mask_and_overlay_per_sample_with_a_legend():
     assert len(fig.legends[0].legend_handles) == len(class_legend_handles()) == 19
 
 
+def test_a_hand_out_file_name_as_row_title_stays_within_its_row():
+    rng = np.random.default_rng(0)
+    samples = [(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), rng.integers(0, 19, (64, 64))) for _ in range(2)]
+    name = "swapped: 0affdeff56de486d9ad18f40159242f6.png"
+    fig = sample_grid(samples, titles=[name, "short"])
+    fig.canvas.draw()
+    first, second = fig.axes[0], fig.axes[3]
+    label = first.yaxis.label
+    assert label.get_text().startswith("swapped: 0af") and label.get_text().endswith(".png") and "…" in label.get_text()
+    box, row = label.get_window_extent(), first.get_window_extent()
+    assert box.y0 >= row.y0 - 1 and box.y1 <= row.y1 + 1  # not into the next row
+    assert second.yaxis.label.get_text() == "short"
+
+
 # --- report figures ---
 
 import matplotlib.colors as mcolors  # noqa: E402

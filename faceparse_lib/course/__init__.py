@@ -4,7 +4,8 @@ challenge hand-in (the submission zip and its checker)."""
 from faceparse_lib import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "workspace": "shared", "prepare_run_dir": "shared", "ensure_trained_run": "shared",
+    "workspace": "shared", "NotebookStop": "shared", "prepare_run_dir": "shared", "trained_run": "shared",
+    "hand_in_run": "shared", "training_masks": "shared",
     "ensure_class_weights": "shared", "save_class_weights": "shared", "weights_record_for": "shared",
     "hand_in_images": "shared",
     "photos_to_parse": "photos", "uploaded_files": "photos", "parse_and_render": "photos",

@@ -1,15 +1,20 @@
-"""What the notebooks share: settings from environment variables, where the data and runs are, what to make first.
+"""What the notebooks share: their config cell's settings, where the data and the runs are, and what stops them.
 
-A notebook calls `workspace()` once in its config cell and gets a `Workspace`: the data to use (the real
-CelebAMask-HQ when found, else a cached synthetic set), the training preset, the run dir, and the
-`ensure_*` helpers that make what an earlier notebook would have made, so any notebook runs on its own.
+Every notebook's config cell names the data, the run dir, the rules and the preset, and calls `workspace(...)`: the
+hand-out's zips are found (Drive on Colab, the checkout's data/ elsewhere) and unpacked to local disk once per
+runtime, or a course-layout folder is used where it is; the run dir is on Drive on Colab, so notebooks 4 and 5 open
+what notebook 3 trained. Nothing falls back silently: missing data (or, for training, a missing GPU) stops the
+notebook with one line and the remedy (`NotebookStop`). The synthetic faces are the demo a student asks for
+(DEMO = True), or what runs off Colab when nothing at all is configured; then every figure and table says so.
 
-Environment variables (all optional):
-    FACEPARSE_DATA        a course-layout folder to use (it must hold train/ and val/)
+Environment variables override the config cell (CI sets them; all optional):
+    FACEPARSE_DATA        the hand-out: a folder holding its zips, a zip, or a course-layout folder
     FACEPARSE_RUN_DIR     the training run dir that notebooks 3-5 share
-    FACEPARSE_REPORT_DIR  where notebook 5 writes the report
     FACEPARSE_RULES       "challenge" (today's course: the F-score, the parameter cap, from scratch) or "seed" (2022)
-    FACEPARSE_PRESET      "challenge", "report" or "cpu" (default: the rules' GPU preset with a GPU and real data, else cpu)
+    FACEPARSE_PRESET      "challenge", "report" or "cpu" (default: the rules' GPU preset on real data, cpu for the demo)
+    FACEPARSE_DEMO=1      the synthetic faces, asked for
+    FACEPARSE_RELABEL_SWAPPED=1  train on a copy of the data with left/right-swapped masks relabelled
+    FACEPARSE_REPORT_DIR  where notebook 5 writes the report
     FACEPARSE_ITERATIONS  training iterations (overrides the preset)
     FACEPARSE_WEIGHTS     class-weight method for training (default log2, the report's rule; "none" for plain CE)
     FACEPARSE_QUICK=1     CI's short settings: a tiny synthetic set and a few dozen iterations
@@ -34,27 +39,35 @@ log = logging.getLogger(__name__)
 
 COLAB_CONTENT = Path("/content")
 COLAB_DRIVE = Path("/content/drive/MyDrive")
-# Where a student's course-layout data may sit on Colab: the folder `get_celebamask`/`prepare` writes (data/README.md),
-# then course copies on Drive. Reading thousands of small files from Drive is slow, but it works.
-COLAB_DATA_PLACES = (
-    COLAB_CONTENT / "data" / "celebamask",
-    COLAB_DRIVE / "celebamask",
-    COLAB_DRIVE / "CelebAMask-HQ-course",
-    COLAB_DRIVE / "datasets" / "celebamask",
-)
+# Course-layout folders of earlier kits (`get_celebamask`/`prepare` into data/celebamask), still found.
+COLAB_DATA_PLACES = (COLAB_CONTENT / "data" / "celebamask",)
 COLAB_RUNS = COLAB_DRIVE / "faceparse-runs"
+HANDOUT_DIR = "handout"  # where the hand-out's zips are unpacked, under home/data
+LATEST_RUN = "latest_run.json"  # beside the runs: the run notebook 3 last trained, which notebooks 4 and 5 open
+GPU_PRESETS = ("challenge", "report")
 # On Colab a run stops cleanly (with a checkpoint) before the ~12 h session limit; the next Run all resumes it.
 COLAB_TIME_LIMIT_MINUTES = 11 * 60
 
 # Synthetic stand-ins: (train, val, test, size). Quick mode is CI's: seconds, not minutes.
 SYNTHETIC_FULL = (200, 50, 20, 512)
 SYNTHETIC_QUICK = (24, 8, 4, 128)
-# Quick training: the cpu preset, far shorter.
+SYNTHETIC_MARKER = ".complete"
+SYNTHETIC_MARKER_TEXT = "written by faceparse_lib.course.shared.synthetic_data\n"
+# Quick training: the cpu preset, far shorter; a holdout small enough for a few dozen training pairs.
 QUICK_OVERRIDES: dict[str, Any] = dict(iterations=24, eval_interval=12, checkpoint_interval=12, log_interval=4,
                                        warmup_iterations=4, batch_size=4, eval_batch_size=8)
+QUICK_HOLDOUT = 6
 REPORT_PRESET_ON_COLAB: dict[str, Any] = dict(time_limit_minutes=COLAB_TIME_LIMIT_MINUTES)
 SAMPLE_FILES_CHECKED = 3
 TRUE_WORDS = ("1", "true", "yes", "on")
+DEMO_BANNER = "DEMO · synthetic faces, not the course's data"
+
+
+class NotebookStop(RuntimeError):
+    """A notebook cannot go on (no data, no GPU to train, no trained run): one line that says why and what to do."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"\033[1;31mStopped:\033[0m {self}"]
 
 
 def on_colab() -> bool:
@@ -111,17 +124,20 @@ def looks_like_dataset(root: str | Path, sample: int = SAMPLE_FILES_CHECKED) -> 
 
 
 def data_places(environ: Mapping[str, str] | None = None) -> list[Path]:
-    """Where to look for real data, in order: the Colab places (on Colab), then the checkout's data/celebamask."""
-    places = list(COLAB_DATA_PLACES) if on_colab() else []
-    return places + [kit_home(environ) / "data" / "celebamask"]
+    """Where the hand-out is looked for when DATA is empty: Drive (Colab), then the checkout's data/ folder."""
+    home = kit_home(environ)
+    places = [*COLAB_DATA_PLACES, COLAB_DRIVE] if on_colab() else []
+    return places + [home / "data" / HANDOUT_DIR, home / "data" / "celebamask", home / "data"]
 
 
-def find_data(environ: Mapping[str, str] | None = None) -> Path | None:
-    """The first usable course-layout folder among `data_places`, or None."""
-    for place in data_places(environ):
-        if place.is_dir() and looks_like_dataset(place):
-            return place
-    return None
+def find_handout(places: list[Path], home: Path, progress: bool = False):
+    """The hand-out among `places`, unpacked under home/data/handout (a `Handout`), or None when none is there."""
+    from faceparse_lib.data.handout import find_handout_zips, get_handout, is_course_layout
+
+    usable = [p for p in places if (p.is_dir() and is_course_layout(p)) or find_handout_zips([p])]
+    if not usable:
+        return None
+    return get_handout(usable[:1], home / "data" / HANDOUT_DIR, progress=progress)
 
 
 def synthetic_data(home: Path, quick: bool) -> Path:
@@ -130,12 +146,18 @@ def synthetic_data(home: Path, quick: bool) -> Path:
 
     n_train, n_val, n_test, size = SYNTHETIC_QUICK if quick else SYNTHETIC_FULL
     root = home / "data" / f"synthetic-{n_train}-{n_val}-{n_test}-{size}px"
-    done = root / ".complete"
+    done = root / SYNTHETIC_MARKER
     if not done.is_file():  # a set interrupted half-way is written again from the start
         log.info("painting %d+%d+%d synthetic faces at %d px into %s", n_train, n_val, n_test, size, root)
         make_synthetic_dataset(root, n_train, n_val, size=size, n_test=n_test)
-        done.write_text("written by faceparse_lib.course.shared.synthetic_data\n")
+        done.write_text(SYNTHETIC_MARKER_TEXT)
     return root
+
+
+def is_synthetic_cache(root: str | Path) -> bool:
+    """Whether `root` is one of the kit's own synthetic sets (`synthetic_data`), which may be painted again."""
+    marker = Path(root) / SYNTHETIC_MARKER
+    return marker.is_file() and marker.read_text() == SYNTHETIC_MARKER_TEXT
 
 
 @dataclass
@@ -154,6 +176,8 @@ class Workspace:
     rules: str = "challenge"
     overrides: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    run_dir_named: bool = False  # the student (or CI) named the run dir: the kit never deletes it
+    data_line: str = ""  # what the data search found, in one line
 
     @property
     def metric(self) -> str:
@@ -167,55 +191,105 @@ class Workspace:
 
         return self.run_dir / WEIGHTS_FILE
 
+    @property
+    def runs_home(self) -> Path:
+        """The folder of the runs and of the pointer to the latest one (the run dir's parent unless named)."""
+        return self.run_dir.parent
+
     def train_config(self, **overrides: Any) -> TrainConfig:
         """The preset with this workspace's data, run dir and overrides, then `overrides`."""
         return TrainConfig.preset(self.preset, **{"data_root": str(self.data_root), "run_dir": str(self.run_dir),
                                                   "class_weights": self.weights_method, "rules": self.rules,
                                                   **self.overrides, **overrides})
 
+    def require_training_device(self) -> None:
+        """Stop (NotebookStop) when the preset needs a GPU this runtime lacks, before anything is trained."""
+        if self.preset in GPU_PRESETS and not self.gpu:
+            raise NotebookStop(
+                f"preset {self.preset!r} trains for hours on a GPU, and this runtime has none. On Colab: Runtime > "
+                "Change runtime type > T4 GPU, then Run all. To train on this CPU anyway, set PRESET = 'cpu' "
+                "(a small model at 128 px: minutes, and a far lower score).")
+
     def summary(self) -> str:
-        """One line per fact: data, preset, run dir; then the fallback notes."""
-        kind = "synthetic faces" if self.synthetic else "real data"
+        """One line per fact: rules, data, preset, run dir; then the notes (a banner first for the demo)."""
+        kind = "synthetic faces" if self.synthetic else "the course's data"
         lines = [f"rules: {rule_set(self.rules).title} (ranked by {METRIC_TITLES[rule_set(self.rules).metric]})",
-                 f"data: {self.data_root} ({kind})",
+                 f"data: {self.data_root} ({kind})" + (f" - {self.data_line}" if self.data_line else ""),
                  f"training: preset {self.preset!r}{' (quick settings)' if self.quick else ''}, run dir {self.run_dir}"]
-        return "\n".join(lines + self.notes)
+        banner = [f"*** {DEMO_BANNER}: no figure or score below is about real faces ***"] if self.synthetic else []
+        return "\n".join(banner + lines + self.notes)
 
 
-def workspace(environ: Mapping[str, str] | None = None) -> Workspace:
-    """The notebooks' settings from environment variables, falling back to synthetic data and the cpu preset."""
+def _setting(environ: Mapping[str, str], name: str, value: Any) -> Any:
+    """An environment variable when set (CI's way), else the config cell's value."""
+    return environ[name] if environ.get(name) else value
+
+
+def workspace(
+    data: str | Path | None = None,
+    run_dir: str | Path | None = None,
+    rules: str = "challenge",
+    preset: str | None = None,
+    demo: bool = False,
+    relabel_swapped: bool = False,
+    *,
+    environ: Mapping[str, str] | None = None,
+    progress: bool = False,
+) -> Workspace:
+    """The notebooks' settings from the config cell (environment variables override it); stops when data is missing.
+
+    `data`: a folder holding the hand-out's zips, one zip, or a course-layout folder; empty: search `data_places`.
+    `run_dir`: where training writes (default: faceparse-runs/RULES-PRESET-DATA on Drive on Colab, runs/ elsewhere).
+    `demo`: the kit's synthetic faces instead of the course's data. `relabel_swapped`: train on a copy of the data
+    whose left/right-swapped masks (`check_dataset`) are relabelled.
+    """
+    from faceparse_lib.data.layout import DatasetError
+
     environ = environ if environ is not None else os.environ
     quick = env_flag("FACEPARSE_QUICK", environ)
     if quick:  # in CI an exception inside a widget callback must fail the run (faceparse_lib.visual.viewer reads this)
         os.environ.setdefault("FACEPARSE_RAISE_CALLBACK_ERRORS", "1")
     home = kit_home(environ)
     gpu, colab = has_gpu(), on_colab()
+    data = _setting(environ, "FACEPARSE_DATA", str(data) if data else "")
+    demo = env_flag("FACEPARSE_DEMO", environ) or (bool(demo) and not data)
+    relabel_swapped = env_flag("FACEPARSE_RELABEL_SWAPPED", environ) or relabel_swapped
+    rules = rule_set(_setting(environ, "FACEPARSE_RULES", rules or "challenge"))  # an unknown name fails here
     notes: list[str] = []
-    if environ.get("FACEPARSE_DATA"):
-        data_root = Path(environ["FACEPARSE_DATA"]).expanduser()
-        if not looks_like_dataset(data_root):
-            from faceparse_lib.data.layout import DatasetError
-
-            raise DatasetError(f"{data_root} (FACEPARSE_DATA): expected the course layout with train/ and val/ "
-                               "(images/ and masks/); run `python -m faceparse_lib check` on it for details")
-        synthetic = False
+    handout = None
+    if demo:
+        data_root, synthetic = synthetic_data(home, quick), True
     else:
-        found = None if quick else find_data(environ)
-        synthetic = found is None or not gpu
-        if synthetic:
-            why = "quick mode" if quick else ("no real data found" if found is None else f"no GPU (real data at {found})")
-            notes.append(f"Falling back to synthetic faces and the cpu preset: {why}"
-                         + ("; set FACEPARSE_DATA to use real data on the CPU." if found is not None else "."))
-            data_root = synthetic_data(home, quick)
+        try:
+            if data:
+                from faceparse_lib.data.handout import get_handout
+
+                handout = get_handout([Path(data).expanduser()], home / "data" / HANDOUT_DIR, progress=progress)
+            elif not quick:
+                handout = find_handout(data_places(environ), home, progress=progress)
+        except DatasetError as err:
+            raise NotebookStop(f"DATA = {data!r}: {err}" if data else str(err)) from None
+        if handout is None and colab:
+            raise NotebookStop(
+                f"no hand-out found on your Drive ({COLAB_DRIVE}, three folders down): upload train.zip (and val.zip, "
+                "test.zip) to Drive, or set DATA to their folder; or set DEMO = True to try the kit on synthetic faces.")
+        if handout is None:  # off Colab with nothing configured: the demo, said on every result
+            data_root, synthetic = synthetic_data(home, quick), True
+            notes.append("No data configured and none in " + ", ".join(map(str, data_places(environ)))
+                         + ": running the demo on synthetic faces. Set DATA to the hand-out's folder for real data.")
         else:
-            data_root = found
-    rules = rule_set(environ.get("FACEPARSE_RULES") or "challenge")  # an unknown name fails in the config cell
-    gpu_preset = "challenge" if rules.name == "challenge" else "report"
-    preset = environ.get("FACEPARSE_PRESET") or (gpu_preset if gpu and not synthetic else "cpu")
+            data_root, synthetic = handout.root, False
+    data_line = handout.summary().split(": ", 1)[1] if handout is not None else ""
+    if relabel_swapped and not synthetic:
+        data_root = relabelled_copy(data_root, rules.name, progress)
+        notes.append(f"training on {data_root}: the hand-out with its left/right-swapped masks relabelled")
+    default_preset = "cpu" if synthetic or quick else ("challenge" if rules.name == "challenge" else "report")
+    preset = _setting(environ, "FACEPARSE_PRESET", preset or default_preset)
+    TrainConfig.preset(preset)  # an unknown preset fails here, in the config cell
     overrides: dict[str, Any] = {}
     # Validate on a holdout of train only where val has no masks (the challenge's hand-out); else on val.
     if not (data_root / "val" / "masks").is_dir():
-        overrides["holdout"] = TrainConfig.preset("challenge").holdout
+        overrides["holdout"] = QUICK_HOLDOUT if quick else TrainConfig.preset("challenge").holdout
     elif preset == "challenge":
         overrides["holdout"] = 0
     if quick:
@@ -228,29 +302,52 @@ def workspace(environ: Mapping[str, str] | None = None) -> Workspace:
         overrides["device"] = "cuda"
     method = environ.get("FACEPARSE_WEIGHTS", "log2")
     weights_method = None if method.lower() in ("none", "") else method
-    run_name = f"{rules.name}-{preset}-{'synthetic' if synthetic else data_root.name}" + ("-quick" if quick else "")
+    run_name = f"{rules.name}-{preset}-{'demo' if synthetic else data_root.name}" + ("-quick" if quick else "")
     runs = COLAB_RUNS if colab and COLAB_DRIVE.is_dir() else home / "runs"
-    run_dir = Path(environ.get("FACEPARSE_RUN_DIR") or runs / run_name).expanduser()
+    named = _setting(environ, "FACEPARSE_RUN_DIR", str(run_dir) if run_dir else "")
+    chosen_run_dir = Path(named or runs / run_name).expanduser()
     default_report = runs / "report-quick" if quick else (runs / "report" if colab else home / "report")
     report_dir = Path(environ.get("FACEPARSE_REPORT_DIR") or default_report).expanduser()
-    ws = Workspace(data_root, synthetic, preset, run_dir, report_dir, quick, gpu, colab, weights_method, rules.name,
-                   overrides, notes)
-    TrainConfig.preset(preset)  # an unknown FACEPARSE_PRESET fails here, in the config cell
+    ws = Workspace(data_root, synthetic, preset, chosen_run_dir, report_dir, quick, gpu, colab, weights_method,
+                   rules.name, overrides, notes, run_dir_named=bool(named), data_line=data_line)
+    if synthetic:
+        from faceparse_lib.course.banner import show_banner_on_results
+
+        show_banner_on_results(DEMO_BANNER)
     return ws
+
+
+def relabelled_copy(root: Path, rules: str, progress: bool = False) -> Path:
+    """`root` beside itself with the masks `check_dataset` finds left/right-swapped relabelled (made once)."""
+    from faceparse_lib.data.check import check_dataset
+    from faceparse_lib.data.relabel import MARKER, relabel_swapped
+
+    dest = root.with_name(root.name + "-relabelled")
+    if (dest / MARKER).is_file() and json.loads((dest / MARKER).read_text()).get("source") == str(root.resolve()):
+        return dest
+    report = check_dataset(root, ("train",), progress=progress, rules=rules)
+    return relabel_swapped(root, report.swapped, dest)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # What an earlier notebook would have made
 
 
+def training_masks(ws: Workspace) -> list[Path]:
+    """The masks the workspace's run trains on: train less its holdout (drawn now and saved in the run dir, or read)."""
+    from faceparse_lib.training.run_files import training_split
+
+    return [mask for _, mask in training_split(ws.train_config(), write=True)[0]]
+
+
 def weights_record_for(ws: Workspace, method: str | None = None, progress: bool = False) -> dict:
-    """Pixel counts of the train masks and the class weights by `method` (default: the workspace's), as a record."""
-    from faceparse_lib.data.dataset import FaceParsingDataset
+    """Pixel counts of the masks trained on (not the holdout) and the class weights by `method`, as a record."""
     from faceparse_lib.data.stats import class_weights, count_pixels, weights_record
 
     method = method or ws.weights_method or "log2"
-    counts = count_pixels(FaceParsingDataset(ws.data_root, "train"), progress=progress)
-    return weights_record(counts, class_weights(counts, method).tolist(), method, "max")
+    masks = training_masks(ws)
+    counts = count_pixels(masks, progress=progress)
+    return weights_record(counts, class_weights(counts, method).tolist(), method, "max", masks=masks)
 
 
 def save_class_weights(ws: Workspace, record: dict) -> Path:
@@ -267,28 +364,35 @@ def save_class_weights(ws: Workspace, record: dict) -> Path:
 
 
 def ensure_class_weights(ws: Workspace, progress: bool = False) -> Path | None:
-    """The run dir's class-weight file, counted on the train masks if notebook 2 has not written it."""
+    """The run dir's class-weight file, counted on the masks trained on if notebook 2 has not written it."""
+    from faceparse_lib.data.stats import masks_fingerprint
+
     if ws.weights_method is None:
         return None
     path = ws.weights_path
-    if path.is_file() and json.loads(path.read_text()).get("method") == ws.weights_method:
-        return path
+    if path.is_file():
+        record = json.loads(path.read_text())
+        if record.get("method") == ws.weights_method and record.get("counted_on") == masks_fingerprint(training_masks(ws)):
+            return path
     return save_class_weights(ws, weights_record_for(ws, progress=progress))
 
 
 def discard_stale_run(ws: Workspace, cfg: TrainConfig) -> bool:
-    """Delete a quick or synthetic-data run dir whose run used other settings; True if deleted.
+    """Delete the kit's own demo run when its settings changed (an older kit's recipe); True if deleted.
 
-    Such runs are demos that retrain in minutes, and one made by an older kit (another preset recipe) could not be
-    resumed anyway; a run on real data is never deleted: `train` refuses it with the settings that differ.
+    Only the run dir the kit chose itself (not named in RUN_DIR) is ever deleted, and only when its run trained on
+    the kit's synthetic faces or in CI's quick mode: such a run retrains in minutes. A run on the course's data, or
+    in a run dir the student named, is never touched: `train` refuses other settings and says which differ.
     """
-    from faceparse_lib.training.run_files import CONFIG_FILE
     from faceparse_lib.training.resume import RESUMABLE_CHANGES
+    from faceparse_lib.training.run_files import CONFIG_FILE
 
     config = ws.run_dir / CONFIG_FILE
-    if not (ws.quick or ws.synthetic) or not config.is_file():
+    if ws.run_dir_named or Path(cfg.run_dir) != ws.run_dir or not config.is_file():
         return False
     saved = json.loads(config.read_text())
+    if not (ws.quick or is_synthetic_cache(saved.get("data_root", ""))):
+        return False
     current = json.loads(json.dumps(asdict(cfg)))
     changed = [k for k, v in current.items() if k not in RESUMABLE_CHANGES and saved.get(k) != v]
     if changed:
@@ -297,23 +401,62 @@ def discard_stale_run(ws: Workspace, cfg: TrainConfig) -> bool:
     return bool(changed)
 
 
+def remember_run(ws: Workspace, cfg: TrainConfig) -> None:
+    """Record the run notebook 3 trains (a final fit beside its holdout run), for notebooks 4 and 5 to open."""
+    from faceparse_lib.training.run_files import write_json
+
+    pointer = ws.runs_home / LATEST_RUN
+    latest = json.loads(pointer.read_text()) if pointer.is_file() else {}
+    if cfg.final_fit:
+        latest["final_fit"] = cfg.run_dir
+    else:
+        latest = {"run_dir": cfg.run_dir, "rules": ws.rules, "synthetic": ws.synthetic}
+    ws.runs_home.mkdir(parents=True, exist_ok=True)
+    write_json(pointer, latest)
+
+
 def prepare_run_dir(ws: Workspace, cfg: TrainConfig, progress: bool = False) -> None:
-    """Ready the run dir for `train(cfg)`: a stale demo run removed, the class weights in place."""
+    """Ready the run dir for `train(cfg)`: a stale demo run removed, the class weights in place, the run remembered.
+
+    A final fit (or any run dir but the workspace's) counts its own weights when it starts, on every pair it trains on.
+    """
     discard_stale_run(ws, cfg)
-    ensure_class_weights(ws, progress=progress)
+    if Path(cfg.run_dir) == ws.run_dir:
+        ensure_class_weights(ws, progress=progress)
+    remember_run(ws, cfg)
 
 
-def ensure_trained_run(ws: Workspace, progress: bool = True) -> Path:
-    """The run dir with a best.pt: as notebook 3 left it, else trained now with the workspace's settings."""
-    from faceparse_lib.training.loop import train
+def _latest(ws: Workspace) -> dict:
+    pointer = ws.runs_home / LATEST_RUN
+    if ws.run_dir_named or not pointer.is_file():
+        return {}
+    latest = json.loads(pointer.read_text())
+    return latest if (latest.get("rules"), latest.get("synthetic")) == (ws.rules, ws.synthetic) else {}
 
-    cfg = ws.train_config(progress=progress)
-    discard_stale_run(ws, cfg)
-    if (ws.run_dir / "best.pt").is_file():
-        return ws.run_dir
-    log.info("%s has no trained model yet; training one now", ws.run_dir)
-    prepare_run_dir(ws, cfg, progress=progress)
-    return train(cfg)
+
+def trained_run(ws: Workspace) -> Path:
+    """The run notebooks 4 and 5 open: RUN_DIR if named, else the one notebook 3 trained last; never trains one.
+
+    Stops (NotebookStop) with the notebook to run when there is no best.pt yet.
+    """
+    from faceparse_lib.models.checkpoint import BEST
+
+    candidates = [Path(p) for p in (_latest(ws).get("run_dir"), ws.run_dir) if p]
+    for run_dir in candidates:
+        if (run_dir / BEST).is_file():
+            return run_dir
+    raise NotebookStop(f"no trained model in {candidates[0]} (no {BEST}): train it in notebook 3 first"
+                       + (", with the same RUN_DIR" if ws.run_dir_named else "") + ", then run this notebook again.")
+
+
+def hand_in_run(ws: Workspace) -> Path:
+    """The run whose model is handed in: notebook 3's final fit when it finished, else `trained_run`."""
+    from faceparse_lib.models.checkpoint import BEST
+
+    final = _latest(ws).get("final_fit")
+    if final and (Path(final) / BEST).is_file():
+        return Path(final)
+    return trained_run(ws)
 
 
 def hand_in_images(ws: Workspace) -> tuple[Path, str | None]:

@@ -24,6 +24,17 @@ def class_legend_handles(names: Sequence[str] = CLASSES) -> list[Patch]:
     return [Patch(facecolor=PALETTE[c] / 255, edgecolor="0.5", label=f"{c} {name}") for c, name in enumerate(names)]
 
 
+ROW_LABEL_CHARS = 26  # what fits down the side of a 3-inch picture row
+
+
+def row_label(title: str, limit: int = ROW_LABEL_CHARS) -> str:
+    """`title` shortened in the middle to `limit` characters ("swapped: 01a64ed9…b.png"), so it never runs off its row."""
+    if len(title) <= limit:
+        return title
+    head = (limit - 1) // 2
+    return title[:head] + "…" + title[len(title) - (limit - 1 - head):]
+
+
 def _picture_rows(rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str], titles: Sequence[str] | None,
                   figsize: tuple[float, float]) -> Figure:
     """A grid of pictures without ticks: one row per sample, `labels` over the first row, `titles` down the left."""
@@ -37,7 +48,7 @@ def _picture_rows(rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str], t
             if row == 0:
                 ax.set_title(label)
         if titles is not None:
-            axes[row, 0].set_ylabel(titles[row])
+            axes[row, 0].set_ylabel(row_label(titles[row]))
     return fig
 
 
