@@ -37,7 +37,6 @@ def no_colab_no_gpu(monkeypatch):
     monkeypatch.setattr(wsmod, "has_gpu", lambda: False)
     monkeypatch.setattr(wsmod, "SYNTHETIC_QUICK", (4, 2, 1, 64))
     monkeypatch.setattr(wsmod, "SYNTHETIC_FULL", (6, 2, 0, 64))
-    monkeypatch.setattr(wsmod, "show_banner_on_results", lambda text: False, raising=False)
     monkeypatch.delenv("FACEPARSE_RAISE_CALLBACK_ERRORS", raising=False)
 
 

@@ -147,3 +147,15 @@ def test_a_run_over_the_cap_is_refused_with_the_rule(data, tmp_path):
     save_checkpoint({"model": build_model("deeplabv3plus_r50").state_dict(), "config": config}, tmp_path / "best.pt")
     with pytest.raises(ValueError, match="fewer than 1,821,085"):
         build_submission(tmp_path, data / "test" / "images", tmp_path / "out.zip")
+
+
+def test_the_hand_ins_readme_says_how_the_model_was_trained(tmp_path):
+    from faceparse_lib.course.shared import SYNTHETIC_MARKER, SYNTHETIC_MARKER_TEXT
+    from faceparse_lib.course.submission import training_sentence
+
+    holdout = training_sentence({"data_root": str(tmp_path), "holdout": 100, "iterations": 40_000}, 38_000)
+    assert "less 100 held out" in holdout and "iteration 38,000" in holdout and "SYNTHETIC" not in holdout
+    final = training_sentence({"data_root": str(tmp_path), "final_fit": True, "iterations": 38_000}, 38_000)
+    assert final.startswith("a final fit on every training pair") and "38,000 iterations" in final
+    (tmp_path / SYNTHETIC_MARKER).write_text(SYNTHETIC_MARKER_TEXT)
+    assert "SYNTHETIC faces" in training_sentence({"data_root": str(tmp_path), "holdout": 6}, None)

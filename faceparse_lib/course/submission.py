@@ -63,9 +63,26 @@ def pinned_requirements() -> str:
     return "\n".join(lines) + "\n"
 
 
+def training_sentence(config: dict, iteration: int | None) -> str:
+    """How the handed-in model was trained, from its config: a holdout run or a final fit, on which data."""
+    from faceparse_lib.course.shared import is_synthetic_cache
+
+    data = ("the kit's SYNTHETIC faces (a demo, not the course's data)" if is_synthetic_cache(config.get("data_root", ""))
+            else "the training pairs only")
+    at = f"; the checkpoint of iteration {iteration:,}" if iteration else ""
+    if config.get("final_fit"):
+        return (f"a final fit on every training pair ({data}) for {config.get('iterations', 0):,} iterations, the "
+                f"length its holdout run chose; no validation, the last checkpoint{at}")
+    if config.get("holdout"):
+        return (f"trained on {data} less {config['holdout']} held out to validate on; best.pt by the holdout's "
+                f"score{at}")
+    return f"trained on {data}; best.pt by the val score{at}"
+
+
 def readme_text(model: Any, parameters: int, tta: str | None, masks: int) -> str:
     """The course's Readme.txt for the hand-in: the files, the third-party libraries, how to run it."""
-    name = (getattr(model, "train_config", None) or {}).get("model", type(model).__name__)
+    config = getattr(model, "train_config", None) or {}
+    name = config.get("model", type(model).__name__)
     libraries = "\n".join(f"  - {line}" for line in pinned_requirements().splitlines())
     return f"""Face parsing on CelebAMask-HQ: the challenge hand-in
 
@@ -77,7 +94,8 @@ Files
   solution/Readme.txt  this file
 
 Model: {name}, {parameters:,} parameters (the challenge asks for fewer than {CHALLENGE.max_parameters:,}), trained
-from scratch on the 1,000 training pairs only; one model, no ensemble. Test-time augmentation: {tta or "none"}.
+from scratch, one model, no ensemble: {training_sentence(config, getattr(model, "checkpoint_iteration", None))}.
+Test-time augmentation: {tta or "none"}.
 
 Third-party libraries
 {libraries}
