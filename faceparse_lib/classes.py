@@ -39,6 +39,14 @@ IGNORE_COLOR = np.array([255, 255, 255], dtype=np.uint8)
 FLIP_PAIRS: tuple[tuple[int, int], ...] = ((4, 5), (6, 7), (8, 9))
 
 
+def mask_palette() -> list[int]:
+    """The 768 entries of a mask PNG's palette: the class colours, ignore (255) white, every other index black."""
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    palette[:NUM_CLASSES] = PALETTE
+    palette[IGNORE_INDEX] = IGNORE_COLOR
+    return palette.ravel().tolist()
+
+
 def flip_permutation() -> np.ndarray:
     """Class-index lookup table (256 entries) that swaps every left/right pair and keeps the rest."""
     table = np.arange(256, dtype=np.uint8)

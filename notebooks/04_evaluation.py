@@ -74,12 +74,12 @@ RELABEL_SWAPPED = False  # True = train on a copy whose left/right-swapped masks
 # %matplotlib inline
 from IPython.display import display
 
-from faceparse_lib.course import (build_submission, check_submission, hand_in_images, hand_in_run, trained_run,
-                                  workspace)
+from faceparse_lib.course import hand_in_images, phase_hand_in, trained_run, workspace
 from faceparse_lib.data import FaceParsingDataset
+from faceparse_lib.data.rules import METRIC_NAMES
 from faceparse_lib.evaluation import FScore, evaluate, predict_folder, zip_masks
 from faceparse_lib.models import load_checkpoint
-from faceparse_lib.report.tables import class_iou_comparison, score_comparison
+from faceparse_lib.report.tables import class_score_comparison, class_table, score_comparison
 from faceparse_lib.training import validation_pairs
 from faceparse_lib.visual import MaskViewer, confusion_matrix_chart
 
@@ -93,16 +93,19 @@ print(f"model from {run_dir}, trained at input size {model.input_size}; {len(val
 # %% [markdown]
 # ## Per-class scores
 #
-# Sorted by IoU, worst first. The rare and thin classes (necklace, earring, eyes, brows) are usually at the
-# bottom: they are few pixels, and a boundary off by one pixel is a large share of a thin part. A class
-# that occurs in neither the truth nor the prediction is NaN and left out of the mean.
+# Worst first by the score your rules rank by: under the challenge the **F-score** column, each class's F averaged
+# over the images that hold it (what the leaderboard's per-image mean is made of); IoU, F1, precision and recall
+# beside it. The rare and thin classes (necklace, earring, eyes, brows) are usually at the top: they are few
+# pixels, and a boundary off by one pixel is a large share of a thin part. A class that occurs in neither the
+# truth nor the prediction is NaN and left out of the mean.
 
 # %%
 fscores = FScore()
 matrix = evaluate(model, val, progress=True, fscore=fscores)
-print(f"F-score (per image, the challenge's) {fscores.mean():.4f}   mIoU {matrix.miou():.4f}   "
-      f"mean F1 (no background) {matrix.mean_f1():.4f}   pixel accuracy {matrix.pixel_accuracy():.4f}")
-display(matrix.table().sort_values("IoU").style.format(precision=3))
+scores = {"fscore": f"F-score (per image, the challenge's) {fscores.mean():.4f}", "miou": f"mIoU {matrix.miou():.4f}"}
+print("   ".join([scores[ws.metric], scores["miou" if ws.metric == "fscore" else "fscore"]])
+      + f"   mean F1 (no background) {matrix.mean_f1():.4f}   pixel accuracy {matrix.pixel_accuracy():.4f}")
+display(class_table(matrix, fscores, ws.metric).style.format(precision=3))
 
 # %% [markdown]
 # ## Confusion matrix
@@ -119,13 +122,18 @@ display(confusion_matrix_chart(matrix))  # Figure 5 of the report
 #
 # Predict each image and its mirror, mirror the second prediction back **swapping the left/right channels**,
 # and average. A flip that forgot the swap would average a left eye with a right eye and lose accuracy on
-# exactly those classes.
+# exactly those classes. It costs a second forward pass per image; keep it only if it raises your score.
+# `TTA` below is what the hand-ins use: the comparison chooses it, and you may overrule it.
 
 # %%
-flipped = evaluate(model, val, tta="flip", progress=True)
-compared = {"no TTA": matrix, "flip TTA": flipped}
-display(score_comparison(compared).style.format("{:+.4f}", subset=["change"]).format("{:.4f}", subset=list(compared)))
-display(class_iou_comparison(compared).style.format("{:.3f}"))
+flip_fscores = FScore()
+flipped = evaluate(model, val, tta="flip", progress=True, fscore=flip_fscores)
+compared, compared_f = {"no TTA": matrix, "flip TTA": flipped}, {"no TTA": fscores, "flip TTA": flip_fscores}
+comparison = score_comparison(compared, compared_f, metric=ws.metric)
+display(comparison.style.format("{:+.4f}", subset=["change"]).format("{:.4f}", subset=list(compared)))
+display(class_score_comparison(compared, compared_f, metric=ws.metric).style.format("{:.3f}"))
+TTA = "flip" if comparison.loc[METRIC_NAMES[ws.metric], "change"] > 0 else None
+print(f"TTA = {TTA!r}: the hand-ins below use it")
 
 # %% [markdown]
 # ## Look at the worst images
@@ -142,34 +150,40 @@ display(viewer)
 # The controls work from code too (and so are tested in CI): next image, then the error view.
 viewer.next.click()
 viewer.mode.value = "errors"
-print(f"showing {viewer.names[viewer.current_index]}: image {ws.metric} {viewer.iou(viewer.current_index):.3f}")
+print(f"showing {viewer.names[viewer.current_index]}: image {METRIC_NAMES[ws.metric]} {viewer.iou(viewer.current_index):.3f}")
 
 # %% [markdown]
-# ## The hand-in
+# ## The two hand-ins
 #
-# Under the challenge rules the course's CodaBench page takes **one zip** with `masks/` (one PNG per test image,
-# the image's name with `.png`, 8-bit class indices 0..18 at the image's size) and, in the test phase,
-# `solution/` (`ckpt.pth`, `requirements.txt`, `run.py`) at its top; the graders run
-# `python3 run.py --input IMAGE --output MASK --weights ckpt.pth` per image and compare with `masks/`. The kit's
-# `run.py` needs no faceparse_lib and writes the same masks (a test checks it pixel for pixel), and the checker
-# below lists the usual mistakes by file. Under the 2022 rules the hand-in is the masks, zipped flat. Use the
-# same TTA you chose above.
+# The challenge runs on CodaBench in two phases, each with its own zip, `masks/` at the zip's top (one PNG per
+# image, the image's name with `.png`, 8-bit class indices 0..18 at the image's size; an enclosing folder is the
+# most common failure):
+#
+# - **development phase** (about four weeks): the masks of the 100 **val** images. Its leaderboard is the only
+#   score you get on images you did not train on: 5 submissions a day, 60 in all.
+# - **test phase** (the last week, once `test.zip` is out): the masks of the 100 **test** images **plus**
+#   `solution/` (`ckpt.pth`, `requirements.txt`, `run.py`). The graders run
+#   `python3 run.py --input IMAGE --output MASK --weights ckpt.pth` per image and compare with `masks/`; the kit's
+#   `run.py` needs no faceparse_lib and writes the same masks (a test checks it pixel for pixel). 15 submissions
+#   in all (2026; 5 in 2025); failed ones do not count, and the last one is the official result.
+#
+# Each zip is checked for the usual mistakes before you upload it. The model handed in is notebook 3's final fit
+# when it ran, else the holdout run; the test phase refuses a run another of your runs beat (set
+# `ALLOW_NOT_BEST = True` to hand it in anyway). A phase whose images have not arrived yet is skipped. Under the
+# 2022 rules the hand-in is the test masks, zipped flat.
 
 # %%
-images_dir, note = hand_in_images(ws)
-if note:
-    print(note)
-hand_in = hand_in_run(ws)  # notebook 3's final fit when it ran, else the holdout run
-print(f"handing in the model of {hand_in}")
+ALLOW_NOT_BEST = False
 if ws.rules == "challenge":
-    archive = build_submission(hand_in, images_dir, hand_in / ("DEMO-synthetic-submission.zip" if ws.synthetic
-                                                               else "submission.zip"),
-                               with_solution=True, tta="flip", progress=True)
-    problems = check_submission(archive, images=images_dir, solution=True)
-    print(f"{archive} ({archive.stat().st_size / 1e6:.1f} MB): " + ("; ".join(problems) or "checked, no problem found"))
+    print(phase_hand_in(ws, "development", TTA, progress=True))
+    print(phase_hand_in(ws, "test", TTA, allow_not_best=ALLOW_NOT_BEST, progress=True))
 else:
-    predictions = predict_folder(model, images_dir, run_dir / "predictions", tta="flip", progress=True)
-    archive = zip_masks(predictions.masks, run_dir / "predictions.zip")
+    images_dir, note = hand_in_images(ws)
+    if note:
+        print(note)
+    predictions = predict_folder(model, images_dir, run_dir / "predictions", tta=TTA, progress=True)
+    archive = zip_masks(predictions.masks, run_dir / ("DEMO-synthetic-predictions.zip" if ws.synthetic
+                                                      else "predictions.zip"), folder="")
     print(f"{len(predictions.masks)} masks -> {archive} ({archive.stat().st_size / 1e6:.1f} MB); "
           f"{len(predictions.failed)} image(s) failed")
 
@@ -202,6 +216,6 @@ if UPLOAD_WITH_COLAB and ws.colab:
     from google.colab import files
 
     uploaded = files.upload()
-for name, picture in parse_and_render(model, photos_to_parse(uploaded), tta="flip").items():
+for name, picture in parse_and_render(model, photos_to_parse(uploaded), tta=TTA).items():
     print(name)
     display(Image.fromarray(picture))

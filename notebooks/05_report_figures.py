@@ -50,9 +50,11 @@ else:
 #
 # Every figure and table of the report, regenerated from the run's own files (`config.json`, `log.csv`,
 # `best.pt`): the model structure with its parameter counts (Table 1), the class pixel counts and weights
-# beside the report's (Table 2), the environment (Table 3), the loss curves (Figure 1), the val mIoU curve
-# with the best iteration marked (Figure 2), then per-class IoU and F1, the normalised confusion matrix and
-# sample predictions. Nothing is drawn by hand, so the report always matches the run.
+# beside the report's (Table 2), the environment (Table 3), the loss curves (Figure 1), the validation curve of the
+# score your rules rank by (Figure 2: the per-image F-score under the challenge, mIoU under the 2022 rules), its
+# star on `best.pt`'s iteration, then the per-class scores (the per-class F-score first under the challenge), the
+# normalised confusion matrix and sample predictions titled with their own score. File names follow the score
+# (`fig2_fscore.png` or `fig2_miou.png`). Nothing is drawn by hand, so the report always matches the run.
 #
 # To compare runs (say weighted against unweighted), list several run dirs in `run_dirs`: their curves are
 # overlaid on one figure.

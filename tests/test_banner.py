@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from faceparse_lib.course.banner import add_banner, show_banner_on_results
+from faceparse_lib.course.banner import hide_banner, show_banner_on_results
+from faceparse_lib.visual.figures import add_banner
 
 
 @pytest.fixture
@@ -30,6 +31,12 @@ def test_the_banner_goes_on_every_figure_and_table_displayed(shell):
     for table in (pd.DataFrame({"a": [1]}), pd.DataFrame({"a": [1.0]}).style.format("{:.2f}")):
         html = shell.display_formatter.format(table)[0]["text/html"]
         assert html.startswith("<div") and "DEMO · synthetic faces" in html and "1" in html
+    hide_banner()  # the same kernel, now on real data: no banner any more
+    assert "DEMO" not in shell.display_formatter.format(pd.DataFrame({"a": [1]}))[0]["text/html"]
+    real = Figure()
+    real.add_subplot().plot([0, 1])
+    shell.display_formatter.format(real)
+    assert real.texts == []
 
 
 def test_the_banner_is_added_once_and_nothing_is_registered_outside_ipython(monkeypatch):

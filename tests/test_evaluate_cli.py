@@ -117,7 +117,7 @@ def test_predict_writes_masks_and_zip_and_reports_the_unreadable_input(run_dir, 
     assert "broken.jpg" in captured.err and f"wrote {len(stems)} masks" in captured.out
 
     with zipfile.ZipFile(tmp_path / "hand_in.zip") as archive:
-        assert sorted(archive.namelist()) == [f"{stem}.png" for stem in stems]
+        assert sorted(archive.namelist()) == [f"masks/{stem}.png" for stem in stems]  # the challenge's layout
     model = load_checkpoint(run_dir)
     for stem in stems:
         source = next(in_dir.glob(f"{stem}.*"))

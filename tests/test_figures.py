@@ -27,14 +27,14 @@ def test_a_hand_out_file_name_as_row_title_stays_within_its_row():
     rng = np.random.default_rng(0)
     samples = [(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), rng.integers(0, 19, (64, 64))) for _ in range(2)]
     name = "swapped: 0affdeff56de486d9ad18f40159242f6.png"
-    fig = sample_grid(samples, titles=[name, "short"])
+    fig = sample_grid(samples, titles=[name, "short\nF-score 0.812"])
     fig.canvas.draw()
     first, second = fig.axes[0], fig.axes[3]
     label = first.yaxis.label
     assert label.get_text().startswith("swapped: 0af") and label.get_text().endswith(".png") and "…" in label.get_text()
     box, row = label.get_window_extent(), first.get_window_extent()
     assert box.y0 >= row.y0 - 1 and box.y1 <= row.y1 + 1  # not into the next row
-    assert second.yaxis.label.get_text() == "short"
+    assert second.yaxis.label.get_text() == "short\nF-score 0.812"  # each line is shortened on its own
 
 
 # --- report figures ---
@@ -90,6 +90,18 @@ def test_miou_curve_stars_and_annotates_the_best_validation_row():
     assert ax.collections[0].get_offsets().tolist() == [[best["iteration"], pytest.approx(best["miou"])]]
     assert int(best["iteration"]) == 100
     assert "0.7000" in ax.texts[0].get_text() and "100" in ax.texts[0].get_text()
+
+
+def test_the_curves_star_marks_best_pt_whichever_score_chose_it():
+    from faceparse_lib.visual.figures import score_curve
+
+    log = fake_log(peak=100, best=0.7)  # mIoU peaks at 100; say best.pt was chosen by the F-score at 150
+    fig = score_curve(log, "miou", best_iteration=150)
+    _render(fig)
+    ax = fig.axes[0]
+    val = log[log["kind"] == "val"].set_index("iteration")
+    assert ax.collections[0].get_offsets().tolist() == [[150, pytest.approx(val.loc[150, "miou"])]]
+    assert ax.texts[0].get_text().startswith("best.pt") and "150" in ax.texts[0].get_text()
 
 
 def test_miou_curve_refuses_a_log_without_validation_rows():

@@ -50,3 +50,30 @@ def test_score_command_prints_the_fscore_first_and_exits_1_on_problems(folders, 
     captured = capsys.readouterr()
     assert "3 of 6 images scored" in captured.out and "F-score (per image" in captured.out
     assert "img3.png" in captured.out + captured.err
+
+
+def test_the_headline_counts_a_bad_or_missing_prediction_as_zero_as_the_leaderboard_does(folders, capsys):
+    pred_dir, truth_dir, truths, half = folders
+    result = score_folders(pred_dir, truth_dir)
+    assert sorted(result.unscored) == ["img3", "img4", "img5"]  # RGB, wrong size, missing
+    readable = result.fscore.scores
+    assert result.leaderboard_fscore() == pytest.approx(readable.sum() / 6)
+    assert result.fscore.mean() == pytest.approx(readable.mean()) and result.leaderboard_fscore() < result.fscore.mean()
+    main(["score", str(pred_dir), str(truth_dir), "--no-progress"])
+    out = capsys.readouterr().out
+    assert f"as the leaderboard counts it) {result.leaderboard_fscore():.4f}" in out and "3 scored 0" in out
+
+
+def test_a_255_in_a_prediction_is_a_wrong_class_in_the_fscore(tmp_path):
+    truth = np.zeros((8, 8), dtype=np.uint8)
+    truth[:, 4:] = 1
+    pred = truth.copy()
+    pred[:, 6:] = 255  # half the skin predicted as "ignore"
+    write_mask(truth, tmp_path / "true" / "a.png")
+    write_mask(pred, tmp_path / "pred" / "a.png")
+    result = score_folders(tmp_path / "pred", tmp_path / "true")
+    assert result.stems == ["a"] and "255" in result.problems[0]
+    recall_skin = 0.5  # precision 1: F = 2/3 for skin, 1 for background
+    f_skin = 2 * 1 * recall_skin / (1 + recall_skin)
+    assert result.fscore.scores[0] == pytest.approx((1 + f_skin) / 2, abs=1e-6)
+    assert len(result.per_class_fscore()) == 19

@@ -115,11 +115,45 @@ def test_a_truncated_zip_says_so(tmp_path, handout):
     drive.mkdir()
     data = handout["train"].read_bytes()
     (drive / "train.zip").write_bytes(data[: len(data) // 2])
-    with pytest.raises(DatasetError, match="no hand-out found"):  # an unreadable zip holds no split
+    with pytest.raises(DatasetError, match=r"no hand-out found.*not a readable zip \(an interrupted upload\?\): .*train.zip"):
         get_handout([drive], tmp_path / "local")
+    shutil.copy(handout["val"], drive / "val.zip")
+    shutil.move(drive / "train.zip", drive / "broken-train.zip")
+    shutil.copy(handout["train"], drive / "train.zip")
+    assert "skipped, not a readable zip" in get_handout([drive], tmp_path / "local").summary()
 
 
 def test_a_course_layout_folder_is_used_where_it_is(tmp_path, handout):
     root = get_handout([tmp_path / "made"], tmp_path / "local").root
     assert get_handout([root], tmp_path / "elsewhere").root == root
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_zips_added_or_changed_later_win_over_the_folder_they_were_unpacked_into(tmp_path, handout):
+    data = tmp_path / "data"  # off Colab: the zips in data/, unpacked into data/handout, both searched
+    data.mkdir()
+    shutil.copy(handout["train"], data)
+    places, dest = [data, data / "handout"], data / "handout"
+    assert get_handout(places, dest).images == {"train": 8}
+    shutil.copy(handout["val"], data)
+    shutil.copy(handout["test"], data)
+    assert get_handout(places, dest).images == {"train": 8, "val": 3, "test": 2}
+    (data / "test.zip").unlink()  # a split no zip holds any more is not left behind
+    assert get_handout(places, dest).images == {"train": 8, "val": 3} and not (dest / "test").exists()
+
+
+def test_a_zip_named_in_data_brings_its_siblings(tmp_path, handout):
+    got = get_handout([handout["train"]], tmp_path / "local")
+    assert got.images == {"train": 8, "val": 3, "test": 2}
+
+
+def test_backslash_names_are_unpacked_and_names_leaving_the_folder_are_not(tmp_path, handout):
+    odd = tmp_path / "drive" / "train.zip"
+    odd.parent.mkdir()
+    with zipfile.ZipFile(handout["train"]) as archive, zipfile.ZipFile(odd, "w") as out:
+        for name in archive.namelist():
+            out.writestr(name.replace("/", "\\"), archive.read(name))
+        out.writestr("train/images/../../../escaped.jpg", b"outside")
+    got = get_handout([tmp_path / "drive"], tmp_path / "local" / "handout")
+    assert got.images == {"train": 8} and got.masks == {"train": 8}
+    assert not list(tmp_path.rglob("escaped.jpg"))

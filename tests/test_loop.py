@@ -387,3 +387,40 @@ def test_a_final_fit_trains_on_every_pair_for_the_holdout_runs_best_length(tiny_
     assert json.loads((run_dir / "class_weights.json").read_text())["n_images"] == 6  # every pair counted
     with pytest.raises(ValueError, match="holdout must be 0"):
         TrainConfig.preset("cpu", final_fit=True, holdout=5)
+
+
+def test_a_final_fit_needs_a_finished_holdout_run_whose_best_is_past_the_warm_up(tmp_path):
+    from fake_run import make_fake_run
+    from faceparse_lib.training.run_files import final_fit_config
+
+    run = make_fake_run(tmp_path / "run", None, None, checkpoint=False, peak=150)  # logged to 200 of 200
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "iterations": 400}))
+    with pytest.raises(ValueError, match="at iteration 200 of 400; finish the holdout run first"):
+        final_fit_config(run)
+    (run / "config.json").write_text(json.dumps({**config, "warmup_iterations": 150}))
+    with pytest.raises(ValueError, match="inside the 150-iteration warm-up"):
+        final_fit_config(run)
+
+
+def test_a_run_whose_holdout_an_older_kit_drew_from_the_training_seed_still_resumes(tiny_root, tmp_path):
+    from faceparse_lib.training.run_files import training_split
+
+    cfg = tiny_config(tiny_root, tmp_path / "run", rules="challenge", holdout=2, seed=1)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "holdout.json").write_text(json.dumps({"size": 2, "seed": 1, "stems": ["00001", "00004"]}))
+    assert sorted(m.stem for _, m in training_split(cfg)[1]) == ["00001", "00004"]
+    with pytest.raises(ValueError, match="holdout_seed=1"):
+        training_split(tiny_config(tiny_root, tmp_path / "run", rules="challenge", holdout=2, seed=0, holdout_seed=3))
+
+
+def test_train_final_fit_of_takes_the_holdout_runs_recipe_and_length(tmp_path):
+    from fake_run import make_fake_run
+
+    run = make_fake_run(tmp_path / "holdout-run", None, None, checkpoint=False, peak=150)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "rules": "seed", "holdout": 0, "lr": 0.003}))
+    cfg = parse_train_flags(["--final-fit-of", str(run), "--iterations", "120"])
+    assert cfg.final_fit and cfg.lr == 0.003 and cfg.run_dir == str(tmp_path / "holdout-run-final")
+    assert cfg.iterations == 120  # a flag still overrides
+    assert parse_train_flags(["--final-fit-of", str(run)]).iterations == 150  # best.pt's iteration (mIoU peak)

@@ -159,6 +159,47 @@ def test_a_challenge_run_is_reported_by_its_rules_and_fscore_first(tmp_path):
     first = int(log.loc[val, "iteration"].iloc[0])
     assert f"Best validation F-score (per image): **0.8000** at iteration {first:,}" in text
     assert "held out" in text and "Validation F-score" in text
+    out = tmp_path / "report"
+    assert (out / "figures" / "fig2_fscore.png").exists() and not (out / "figures" / "fig2_miou.png").exists()
+    assert "figures/fig2_fscore.png" in _referenced(text)
+
+
+def test_a_challenge_runs_per_class_table_and_samples_speak_the_fscore(tmp_path, data_root):
+    from faceparse_lib.classes import CLASSES
+
+    run_dir = make_fake_run(tmp_path / "run", data_root, None)
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "rules": "challenge"}))
+    log = pd.read_csv(run_dir / "log.csv")
+    val = log["kind"] == "val"
+    log.loc[val, "fscore"] = np.linspace(0.5, 0.8, val.sum())
+    for k, name in enumerate(CLASSES):
+        log.loc[val, f"f_{name}"] = k / 100
+    log.to_csv(run_dir / "log.csv", index=False)
+    out = tmp_path / "report"
+    text = write_report(run_dir, out, data_root=data_root).read_text()
+    scores = pd.read_csv(out / "tables" / "per_class_scores.csv", index_col=0)
+    assert list(scores.columns[:3]) == ["class", "F-score", "IoU"]  # the rules' score first
+    assert "Per-class F-score, IoU, F1" in text
+
+
+def test_the_log_per_class_fscore_is_the_best_rows_by_the_rules(tmp_path):
+    from faceparse_lib.classes import CLASSES
+    from faceparse_lib.report.runs import log_scores
+
+    run_dir = make_fake_run(tmp_path / "run", None, None, checkpoint=False)
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "rules": "challenge"}))
+    log = pd.read_csv(run_dir / "log.csv")
+    val = log.index[log["kind"] == "val"]
+    log.loc[val, "fscore"] = 0.5
+    log.loc[val[0], "fscore"] = 0.9  # best by F-score: the first validation, not the mIoU's best (iteration 150)
+    for name in CLASSES:
+        log.loc[val, f"f_{name}"] = 0.1
+        log.loc[val[0], f"f_{name}"] = 0.7
+    log.to_csv(run_dir / "log.csv", index=False)
+    scores = log_scores(read_run(run_dir))
+    assert np.allclose(scores.fscore, 0.7) and f"iteration {int(log.loc[val[0], 'iteration'])}" in scores.source
 
 
 def test_write_report_without_checkpoint_or_data_falls_back_to_the_logs_per_class_iou(tmp_path):
@@ -211,3 +252,62 @@ def test_read_run_names_the_log_when_its_header_is_not_trains(tmp_path):
     (run_dir / "log.csv").write_text("step,value\n1,2\n")
     with pytest.raises(ValueError, match=r"log\.csv: missing columns kind, iteration, loss, miou"):
         read_run(run_dir)
+
+
+def test_the_tta_comparison_and_class_tables_put_the_rules_score_first():
+    from faceparse_lib.evaluation.fscore import FScore
+    from faceparse_lib.report.tables import class_score_comparison, class_table, score_comparison
+
+    truth = torch.tensor([[[0, 0, 1, 1], [0, 4, 1, 5]]])
+    plain, flipped = torch.tensor([[[0, 0, 1, 1], [0, 0, 1, 1]]]), truth.clone()
+    matrices, fscores = {"no TTA": ConfusionMatrix(), "flip TTA": ConfusionMatrix()}, {"no TTA": FScore(), "flip TTA": FScore()}
+    for name, pred in (("no TTA", plain), ("flip TTA", flipped)):
+        matrices[name].update(pred, truth)
+        fscores[name].update(pred, truth)
+    compared = score_comparison(matrices, fscores, metric="fscore")
+    assert list(compared.index) == ["F-score", "mIoU", "mean F1", "pixel accuracy"]
+    assert compared.loc["F-score", "flip TTA"] == pytest.approx(1.0, abs=1e-6)
+    assert compared.loc["F-score", "change"] == pytest.approx(1.0 - fscores["no TTA"].mean(), abs=1e-6)
+    assert list(score_comparison(matrices, fscores, metric="miou").index)[0] == "mIoU"
+    per_class = class_score_comparison(matrices, fscores, metric="fscore")
+    assert np.allclose(per_class["no TTA"], fscores["no TTA"].per_class(), equal_nan=True)
+    table = class_table(matrices["no TTA"], fscores["no TTA"], metric="fscore")
+    assert table.columns[0] == "F-score" and table["F-score"].iloc[0] == np.nanmin(fscores["no TTA"].per_class())
+
+
+def test_the_per_class_table_of_best_pt_is_its_rows_by_the_rules_score():
+    from faceparse_lib.classes import CLASSES
+    from faceparse_lib.report.tables import best_row_class_table
+
+    log = fake_log(peak=100)
+    val = log.index[log["kind"] == "val"]
+    log["fscore"] = np.nan
+    log.loc[val, "fscore"] = np.linspace(0.9, 0.5, len(val))  # the F-score's best: the first validation
+    for k, name in enumerate(CLASSES):
+        log.loc[val, f"f_{name}"] = (k + 1) / 100
+    table = best_row_class_table(log, "fscore")
+    assert table.attrs["iteration"] == int(log.loc[val[0], "iteration"]) and list(table.columns) == ["F-score", "IoU"]
+    assert table.index[0] == "background" and table["F-score"].is_monotonic_increasing
+    seed = best_row_class_table(log, "miou")
+    assert seed.attrs["iteration"] == 100 and seed.columns[0] == "IoU" and seed["IoU"].is_monotonic_increasing
+
+
+def test_a_report_of_a_run_on_the_synthetic_demo_says_so_on_every_figure(tmp_path):
+    from faceparse_lib.data.synthetic import DEMO_BANNER, SYNTHETIC_MARKER, SYNTHETIC_MARKER_TEXT
+
+    demo_data = tmp_path / "synthetic"
+    demo_data.mkdir()
+    (demo_data / SYNTHETIC_MARKER).write_text(SYNTHETIC_MARKER_TEXT)
+    run_dir = make_fake_run(tmp_path / "run", None, None, checkpoint=False)
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "data_root": str(demo_data)}))
+    text = write_report(run_dir, tmp_path / "report").read_text()
+    assert DEMO_BANNER in text.splitlines()[2]
+    plain = write_report(make_fake_run(tmp_path / "real", None, None, checkpoint=False), tmp_path / "real-report")
+    assert DEMO_BANNER not in plain.read_text()
+    from PIL import Image
+
+    banner_rows = [np.asarray(Image.open(tmp_path / d / "figures" / "fig1_loss.png").convert("RGB"))[:12]
+                   for d in ("report", "real-report")]
+    reds = [int(((rows[..., 0] > 150) & (rows[..., 1] < 40)).sum()) for rows in banner_rows]
+    assert reds[0] > 100 and reds[1] == 0  # the red strip on top of the demo's figure only

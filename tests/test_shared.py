@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from faceparse_lib.course import shared as wsmod
 from faceparse_lib.data.layout import list_pairs
@@ -22,7 +21,6 @@ from faceparse_lib.course.shared import (
     env_flag,
     hand_in_images,
     hand_in_run,
-    looks_like_dataset,
     prepare_run_dir,
     save_class_weights,
     trained_run,
@@ -55,7 +53,8 @@ def drive(tmp_path):
 def _best(run_dir, data_root="/somewhere/real"):
     """A run dir as a finished run on real data leaves it (config.json and a best.pt)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps({"data_root": str(data_root), "loss": "ce+lovasz", "rules": "challenge"}))
+    (run_dir / "config.json").write_text(json.dumps({"data_root": str(data_root), "loss": "ce+lovasz", "rules": "challenge",
+                                                     "iterations": 20}))
     (run_dir / "best.pt").write_bytes(b"hours of T4 training")
     return run_dir
 
@@ -69,7 +68,7 @@ def test_nothing_configured_off_colab_is_the_demo_said_as_such(tmp_path, no_cola
     env = {"FACEPARSE_QUICK": "1", "FACEPARSE_HOME": str(tmp_path)}
     ws = workspace(environ=env)
     assert ws.synthetic and ws.quick and ws.preset == "cpu"
-    assert ws.data_root.parent == tmp_path / "data" and looks_like_dataset(ws.data_root)
+    assert ws.data_root.parent == tmp_path / "data" and len(list_pairs(ws.data_root, "val")) == 2
     assert ws.summary().startswith("*** DEMO") and "synthetic" in ws.summary()
     assert ws.run_dir.parent == tmp_path / "runs" and ws.report_dir != tmp_path / "report"
     assert ws.train_config().iterations == wsmod.QUICK_OVERRIDES["iterations"]
@@ -133,13 +132,15 @@ def test_demo_is_what_the_student_asks_for(tmp_path, drive, no_colab_no_gpu):
 
 
 def test_missing_data_stops_with_one_line_and_the_remedy(tmp_path, tiny_set, no_colab_no_gpu, monkeypatch):
-    with pytest.raises(NotebookStop, match=r"DATA = '.*nowhere'.*no hand-out found"):
+    with pytest.raises(NotebookStop, match=r"DATA = '.*nowhere'.*no such file or folder"):
         workspace(str(tmp_path / "nowhere"), environ={"FACEPARSE_HOME": str(tmp_path)})
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NotebookStop, match=r"DATA = '.*empty'.*no hand-out found"):
+        workspace(str(tmp_path / "empty"), environ={"FACEPARSE_HOME": str(tmp_path)})
     with pytest.raises(ValueError, match="unknown preset"):
         workspace(environ={"FACEPARSE_DATA": str(tiny_set), "FACEPARSE_PRESET": "huge"})
     monkeypatch.setattr(wsmod, "on_colab", lambda: True)  # a fresh Colab runtime, Drive mounted but no zips on it
     monkeypatch.setattr(wsmod, "COLAB_DRIVE", tmp_path / "MyDrive")
-    monkeypatch.setattr(wsmod, "COLAB_DATA_PLACES", ())
     (tmp_path / "MyDrive").mkdir()
     with pytest.raises(NotebookStop, match="no hand-out found on your Drive.*DEMO = True") as stop:
         workspace(environ={"FACEPARSE_HOME": str(tmp_path / "content")})
@@ -150,21 +151,9 @@ def test_on_colab_the_handout_on_drive_is_found_and_runs_go_to_drive(tmp_path, d
     monkeypatch.setattr(wsmod, "on_colab", lambda: True)
     monkeypatch.setattr(wsmod, "COLAB_DRIVE", drive)
     monkeypatch.setattr(wsmod, "COLAB_RUNS", drive / "faceparse-runs")
-    monkeypatch.setattr(wsmod, "COLAB_DATA_PLACES", ())
     ws = workspace(environ={"FACEPARSE_HOME": str(tmp_path / "content")})
     assert ws.data_root == tmp_path / "content" / "data" / "handout" and not ws.synthetic
     assert ws.run_dir == drive / "faceparse-runs" / "challenge-challenge-handout"
-
-
-def test_looks_like_dataset_needs_val_and_readable_masks(tmp_path, tiny_set):
-    assert looks_like_dataset(tiny_set)
-    first_mask = list_pairs(tiny_set, "train")[0][1]
-    Image.fromarray(np.full((64, 64), 40, np.uint8)).save(first_mask)
-    assert not looks_like_dataset(tiny_set)
-    only_train = make_synthetic_dataset(tmp_path / "only_train", 2, 0, size=64, workers=0)
-    assert not looks_like_dataset(only_train)
-
-
 
 
 def test_weights_are_counted_on_the_pairs_trained_on_and_say_which(tmp_path, drive, no_colab_no_gpu):

@@ -150,7 +150,7 @@ def test_a_run_over_the_cap_is_refused_with_the_rule(data, tmp_path):
 
 
 def test_the_hand_ins_readme_says_how_the_model_was_trained(tmp_path):
-    from faceparse_lib.course.shared import SYNTHETIC_MARKER, SYNTHETIC_MARKER_TEXT
+    from faceparse_lib.data.synthetic import SYNTHETIC_MARKER, SYNTHETIC_MARKER_TEXT
     from faceparse_lib.course.submission import training_sentence
 
     holdout = training_sentence({"data_root": str(tmp_path), "holdout": 100, "iterations": 40_000}, 38_000)
@@ -159,3 +159,50 @@ def test_the_hand_ins_readme_says_how_the_model_was_trained(tmp_path):
     assert final.startswith("a final fit on every training pair") and "38,000 iterations" in final
     (tmp_path / SYNTHETIC_MARKER).write_text(SYNTHETIC_MARKER_TEXT)
     assert "SYNTHETIC faces" in training_sentence({"data_root": str(tmp_path), "holdout": 6}, None)
+
+
+@pytest.mark.slow
+def test_the_two_phases_hand_in_val_masks_then_test_masks_with_the_solution(runs, data, tmp_path, capsys):
+    from faceparse_lib.cli import main
+    from faceparse_lib.course.submission import hand_in
+
+    run_dir = runs["unet_lcnet050"]
+    development = hand_in(run_dir, data, "development", out=tmp_path / "dev.zip")
+    names = zipfile.ZipFile(development.path).namelist()
+    val_stems = sorted(p.stem for p in (data / "val" / "images").iterdir())
+    assert sorted(n for n in names if n.endswith(".png")) == [f"masks/{s}.png" for s in val_stems]
+    assert not any(n.startswith("solution/") for n in names) and development.problems == []
+    assert "development phase" in development.summary() and "60 in all" in development.summary()
+    assert main(["submission", str(run_dir), str(data), "--phase", "test", "--out", str(tmp_path / "test.zip"),
+                 "--tta", "flip", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "test phase" in out and "+ solution/" in out and "15 in all" in out and "no problem found" in out
+    names = zipfile.ZipFile(tmp_path / "test.zip").namelist()
+    assert "solution/run.py" in names and "masks/" + sorted((data / "test" / "images").iterdir())[0].stem + ".png" in names
+    readme = zipfile.ZipFile(tmp_path / "test.zip").read("solution/Readme.txt").decode()
+    assert "Loss: cross-entropy + Dice" in readme and "Test-time augmentation: flip" in readme
+
+
+def test_the_test_phase_refuses_a_run_that_is_not_the_best_unless_told(tmp_path):
+    from faceparse_lib.course.submission import hand_in
+    from faceparse_lib.training.run_files import LOG_COLUMNS
+
+    import csv
+    import json
+
+    data = make_synthetic_dataset(tmp_path / "data", 2, 1, size=32, n_test=1, workers=0)
+    for name, score in (("weaker", 0.6), ("stronger", 0.7)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps({"rules": "challenge"}))
+        with open(tmp_path / name / "log.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, LOG_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerow({"kind": "val", "iteration": 10, "fscore": score, "miou": 0.9})
+    with pytest.raises(ValueError, match="stronger scored 0.7000"):
+        hand_in(tmp_path / "weaker", data, "test", compare_with=[tmp_path / "weaker", tmp_path / "stronger"])
+    with pytest.raises(Exception) as passed_the_check:  # told: it goes on to load the (absent) model
+        hand_in(tmp_path / "weaker", data, "test", compare_with=[tmp_path / "stronger"], allow_not_best=True)
+    assert "not your best run" not in str(passed_the_check.value)
+    empty = make_synthetic_dataset(tmp_path / "no_test", 2, 1, size=32, workers=0)
+    with pytest.raises(ValueError, match="test/images: no images; the test phase.*a week before the deadline"):
+        hand_in(tmp_path / "stronger", empty, "test")

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-BANNER_COLOUR = "#b00020"
-_BANNER_GID = "faceparse-banner"
+from faceparse_lib.visual.figures import BANNER_COLOUR, add_banner
 
-
-def add_banner(figure, text: str) -> None:
-    """Write `text` across the top of a matplotlib figure, once."""
-    if any(artist.get_gid() == _BANNER_GID for artist in figure.texts):
-        return
-    figure.text(0.5, 1.0, text, ha="center", va="bottom", fontsize=10, fontweight="bold", color="white",
-                gid=_BANNER_GID, bbox=dict(boxstyle="square,pad=0.3", facecolor=BANNER_COLOUR, edgecolor="none"))
+_REPLACED: dict = {}  # the printers the banner's replaced, (format, type) -> printer, put back by `hide_banner`
 
 
 def banner_html(text: str) -> str:
@@ -20,20 +13,23 @@ def banner_html(text: str) -> str:
             f'display:inline-block">{text}</div>')
 
 
-def show_banner_on_results(text: str) -> bool:
-    """In IPython, put `text` on every matplotlib figure and pandas table displayed from now on; False elsewhere."""
+def _formatters():
     try:
         from IPython import get_ipython
     except ImportError:
-        return False
+        return None
     shell = get_ipython()
-    if shell is None:
+    return None if shell is None else shell.display_formatter.formatters
+
+
+def show_banner_on_results(text: str) -> bool:
+    """In IPython, put `text` on every matplotlib figure and pandas table displayed from now on; False elsewhere."""
+    formatters = _formatters()
+    if formatters is None:
         return False
     import pandas as pd
     from matplotlib.figure import Figure
     from pandas.io.formats.style import Styler
-
-    formatters = shell.display_formatter.formatters
 
     def figure_png(figure: Figure) -> bytes:
         from IPython.core.pylabtools import print_figure
@@ -41,7 +37,22 @@ def show_banner_on_results(text: str) -> bool:
         add_banner(figure, text)
         return print_figure(figure, "png", bbox_inches="tight")
 
-    formatters["image/png"].for_type(Figure, figure_png)
-    for table in (pd.DataFrame, Styler):
-        formatters["text/html"].for_type(table, lambda value: banner_html(text) + value._repr_html_())
+    printers = [("image/png", Figure, figure_png)] + [
+        ("text/html", table, lambda value: banner_html(text) + value._repr_html_()) for table in (pd.DataFrame, Styler)]
+    for kind, type_, printer in printers:
+        previous = formatters[kind].for_type(type_, printer)
+        _REPLACED.setdefault((kind, type_), previous)
     return True
+
+
+def hide_banner() -> None:
+    """Put back the printers `show_banner_on_results` replaced (a real-data workspace in the demo's kernel)."""
+    formatters = _formatters()
+    if formatters is None:
+        return
+    for (kind, type_), previous in list(_REPLACED.items()):
+        if previous is None:
+            formatters[kind].pop(type_, None)
+        else:
+            formatters[kind].for_type(type_, previous)
+        del _REPLACED[(kind, type_)]

@@ -33,14 +33,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from faceparse_lib.data.rules import METRIC_TITLES, rule_set
+from faceparse_lib.data.synthetic import DEMO_BANNER, is_synthetic_cache
 from faceparse_lib.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
 COLAB_CONTENT = Path("/content")
 COLAB_DRIVE = Path("/content/drive/MyDrive")
-# Course-layout folders of earlier kits (`get_celebamask`/`prepare` into data/celebamask), still found.
-COLAB_DATA_PLACES = (COLAB_CONTENT / "data" / "celebamask",)
 COLAB_RUNS = COLAB_DRIVE / "faceparse-runs"
 HANDOUT_DIR = "handout"  # where the hand-out's zips are unpacked, under home/data
 LATEST_RUN = "latest_run.json"  # beside the runs: the run notebook 3 last trained, which notebooks 4 and 5 open
@@ -51,16 +50,12 @@ COLAB_TIME_LIMIT_MINUTES = 11 * 60
 # Synthetic stand-ins: (train, val, test, size). Quick mode is CI's: seconds, not minutes.
 SYNTHETIC_FULL = (200, 50, 20, 512)
 SYNTHETIC_QUICK = (24, 8, 4, 128)
-SYNTHETIC_MARKER = ".complete"
-SYNTHETIC_MARKER_TEXT = "written by faceparse_lib.course.shared.synthetic_data\n"
 # Quick training: the cpu preset, far shorter; a holdout small enough for a few dozen training pairs.
 QUICK_OVERRIDES: dict[str, Any] = dict(iterations=24, eval_interval=12, checkpoint_interval=12, log_interval=4,
                                        warmup_iterations=4, batch_size=4, eval_batch_size=8)
 QUICK_HOLDOUT = 6
 REPORT_PRESET_ON_COLAB: dict[str, Any] = dict(time_limit_minutes=COLAB_TIME_LIMIT_MINUTES)
-SAMPLE_FILES_CHECKED = 3
 TRUE_WORDS = ("1", "true", "yes", "on")
-DEMO_BANNER = "DEMO · synthetic faces, not the course's data"
 
 
 class NotebookStop(RuntimeError):
@@ -98,51 +93,30 @@ def kit_home(environ: Mapping[str, str] | None = None) -> Path:
     return checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()
 
 
-def looks_like_dataset(root: str | Path, sample: int = SAMPLE_FILES_CHECKED) -> bool:
-    """True when `root` holds train/ (and val/, with or without masks) in the course layout and a few pairs read.
-
-    A quick stand-in for `check_dataset` (which reads every file): the layout, the pairing of every name, and
-    the first `sample` pairs of each split.
-    """
-    from faceparse_lib.data.layout import DatasetError, list_pairs, read_pair
-
-    try:
-        for split in ("train", "val"):
-            if split == "val" and not (Path(root) / "val" / "masks").is_dir():  # the challenge hands val out so
-                if not any((Path(root) / "val" / "images").glob("*")):
-                    return False
-                continue
-            pairs = list_pairs(root, split)
-            if not pairs:
-                return False
-            for image, mask in pairs[:sample]:
-                read_pair(image, mask)
-    except (DatasetError, OSError) as err:
-        log.info("%s: not usable as data (%s)", root, err)
-        return False
-    return True
-
-
 def data_places(environ: Mapping[str, str] | None = None) -> list[Path]:
-    """Where the hand-out is looked for when DATA is empty: Drive (Colab), then the checkout's data/ folder."""
+    """Where the hand-out is looked for when DATA is empty: Drive (Colab), then home's data/ folder.
+
+    Zips anywhere among them come first; then the course layout already unpacked (data/handout), or prepared by an
+    earlier kit (data/celebamask).
+    """
     home = kit_home(environ)
-    places = [*COLAB_DATA_PLACES, COLAB_DRIVE] if on_colab() else []
-    return places + [home / "data" / HANDOUT_DIR, home / "data" / "celebamask", home / "data"]
+    return ([COLAB_DRIVE] if on_colab() else []) + [home / "data", home / "data" / HANDOUT_DIR,
+                                                   home / "data" / "celebamask"]
 
 
 def find_handout(places: list[Path], home: Path, progress: bool = False):
     """The hand-out among `places`, unpacked under home/data/handout (a `Handout`), or None when none is there."""
-    from faceparse_lib.data.handout import find_handout_zips, get_handout, is_course_layout
+    from faceparse_lib.data.handout import HandoutNotFound, get_handout
 
-    usable = [p for p in places if (p.is_dir() and is_course_layout(p)) or find_handout_zips([p])]
-    if not usable:
+    try:
+        return get_handout(places, home / "data" / HANDOUT_DIR, progress=progress)
+    except HandoutNotFound:
         return None
-    return get_handout(usable[:1], home / "data" / HANDOUT_DIR, progress=progress)
 
 
 def synthetic_data(home: Path, quick: bool) -> Path:
     """A synthetic face set cached under home/data (made once; later notebooks reuse it)."""
-    from faceparse_lib.data.synthetic import make_synthetic_dataset
+    from faceparse_lib.data.synthetic import SYNTHETIC_MARKER, SYNTHETIC_MARKER_TEXT, make_synthetic_dataset
 
     n_train, n_val, n_test, size = SYNTHETIC_QUICK if quick else SYNTHETIC_FULL
     root = home / "data" / f"synthetic-{n_train}-{n_val}-{n_test}-{size}px"
@@ -152,12 +126,6 @@ def synthetic_data(home: Path, quick: bool) -> Path:
         make_synthetic_dataset(root, n_train, n_val, size=size, n_test=n_test)
         done.write_text(SYNTHETIC_MARKER_TEXT)
     return root
-
-
-def is_synthetic_cache(root: str | Path) -> bool:
-    """Whether `root` is one of the kit's own synthetic sets (`synthetic_data`), which may be painted again."""
-    marker = Path(root) / SYNTHETIC_MARKER
-    return marker.is_file() and marker.read_text() == SYNTHETIC_MARKER_TEXT
 
 
 @dataclass
@@ -252,10 +220,12 @@ def workspace(
     home = kit_home(environ)
     gpu, colab = has_gpu(), on_colab()
     data = _setting(environ, "FACEPARSE_DATA", str(data) if data else "")
+    notes: list[str] = []
+    if demo and data and not env_flag("FACEPARSE_DEMO", environ):
+        notes.append(f"DEMO = True is ignored: DATA names the course's data ({data})")
     demo = env_flag("FACEPARSE_DEMO", environ) or (bool(demo) and not data)
     relabel_swapped = env_flag("FACEPARSE_RELABEL_SWAPPED", environ) or relabel_swapped
     rules = rule_set(_setting(environ, "FACEPARSE_RULES", rules or "challenge"))  # an unknown name fails here
-    notes: list[str] = []
     handout = None
     if demo:
         data_root, synthetic = synthetic_data(home, quick), True
@@ -264,6 +234,8 @@ def workspace(
             if data:
                 from faceparse_lib.data.handout import get_handout
 
+                if not Path(data).expanduser().exists():
+                    raise DatasetError(f"{data}: no such file or folder (is Drive mounted, and the path spelt right?)")
                 handout = get_handout([Path(data).expanduser()], home / "data" / HANDOUT_DIR, progress=progress)
             elif not quick:
                 handout = find_handout(data_places(environ), home, progress=progress)
@@ -306,14 +278,14 @@ def workspace(
     runs = COLAB_RUNS if colab and COLAB_DRIVE.is_dir() else home / "runs"
     named = _setting(environ, "FACEPARSE_RUN_DIR", str(run_dir) if run_dir else "")
     chosen_run_dir = Path(named or runs / run_name).expanduser()
-    default_report = runs / "report-quick" if quick else (runs / "report" if colab else home / "report")
+    report_name = "report" + ("-demo" if synthetic else "") + ("-quick" if quick else "")
+    default_report = runs / report_name if quick or colab else home / report_name
     report_dir = Path(environ.get("FACEPARSE_REPORT_DIR") or default_report).expanduser()
     ws = Workspace(data_root, synthetic, preset, chosen_run_dir, report_dir, quick, gpu, colab, weights_method,
                    rules.name, overrides, notes, run_dir_named=bool(named), data_line=data_line)
-    if synthetic:
-        from faceparse_lib.course.banner import show_banner_on_results
+    from faceparse_lib.course.banner import hide_banner, show_banner_on_results
 
-        show_banner_on_results(DEMO_BANNER)
+    show_banner_on_results(DEMO_BANNER) if synthetic else hide_banner()
     return ws
 
 
@@ -323,10 +295,14 @@ def relabelled_copy(root: Path, rules: str, progress: bool = False) -> Path:
     from faceparse_lib.data.relabel import MARKER, relabel_swapped
 
     dest = root.with_name(root.name + "-relabelled")
-    if (dest / MARKER).is_file() and json.loads((dest / MARKER).read_text()).get("source") == str(root.resolve()):
-        return dest
+    unpacked = root / ".train.unpacked"  # the stamp of the train.zip it came from: a re-issued zip is a new source
+    stamp = unpacked.read_text() if unpacked.is_file() else None
+    if (dest / MARKER).is_file():
+        made = json.loads((dest / MARKER).read_text())
+        if (made.get("source"), made.get("source_stamp")) == (str(root.resolve()), stamp):
+            return dest
     report = check_dataset(root, ("train",), progress=progress, rules=rules)
-    return relabel_swapped(root, report.swapped, dest)
+    return relabel_swapped(root, report.swapped, dest, source_stamp=stamp)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -352,14 +328,14 @@ def weights_record_for(ws: Workspace, method: str | None = None, progress: bool 
 
 def save_class_weights(ws: Workspace, record: dict) -> Path:
     """Write `record` as the run dir's class_weights.json, unless a run there already trains with its own weights."""
+    from faceparse_lib.training.run_files import write_json
+
     path = ws.weights_path
     if (ws.run_dir / "last.pt").is_file() and path.is_file():
         log.info("%s: the run has started; keeping the weights it trains with", path)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_json(path, record)
     return path
 
 
@@ -453,10 +429,34 @@ def hand_in_run(ws: Workspace) -> Path:
     """The run whose model is handed in: notebook 3's final fit when it finished, else `trained_run`."""
     from faceparse_lib.models.checkpoint import BEST
 
-    final = _latest(ws).get("final_fit")
-    if final and (Path(final) / BEST).is_file():
-        return Path(final)
-    return trained_run(ws)
+    holdout_run = trained_run(ws)
+    recorded = _latest(ws).get("final_fit")
+    for final in filter(None, (recorded, holdout_run.with_name(holdout_run.name + "-final"))):
+        if (Path(final) / BEST).is_file():
+            return Path(final)
+    return holdout_run
+
+
+def phase_hand_in(ws: Workspace, phase: str, tta: str | None, allow_not_best: bool = False,
+                  progress: bool = False) -> str:
+    """Build and check one challenge phase's zip from the run to hand in; the line to print: what, or why not yet.
+
+    The development phase predicts the val images, the test phase the test images with solution/ (and refuses a
+    run that another run of the workspace's beat, unless `allow_not_best`). A phase whose images have not arrived
+    yet is skipped with a note. The demo's zips are named DEMO-synthetic-*.
+    """
+    from faceparse_lib.course.submission import PHASES, hand_in
+    from faceparse_lib.data.layout import images_dir
+
+    images = images_dir(ws.data_root, PHASES[phase].split)
+    if not images.is_dir():
+        return f"{phase} phase: {images} not there yet ({PHASES[phase].split}.zip); nothing to hand in for it"
+    run_dir = hand_in_run(ws)
+    name = ("DEMO-synthetic-" if ws.synthetic else "") + f"{phase}-phase.zip"
+    siblings = [p for p in ws.runs_home.iterdir() if p.is_dir()] if ws.runs_home.is_dir() else []
+    result = hand_in(run_dir, ws.data_root, phase, out=run_dir / name, tta=tta, compare_with=siblings,
+                     allow_not_best=allow_not_best, progress=progress)
+    return result.summary()
 
 
 def hand_in_images(ws: Workspace) -> tuple[Path, str | None]:

@@ -13,13 +13,14 @@ import os
 import shutil
 import tempfile
 import zipfile
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from faceparse_lib.classes import FLIP_PAIRS, IGNORE_COLOR, IGNORE_INDEX, NUM_CLASSES, PALETTE
+from faceparse_lib.classes import FLIP_PAIRS, NUM_CLASSES, mask_palette
 from faceparse_lib.data.rules import RULE_SETS
 
 log = logging.getLogger(__name__)
@@ -29,14 +30,6 @@ SOLUTION_FILES = ("ckpt.pth", "requirements.txt", "run.py")
 # What run.py imports, as PyPI names (torch's local build tag, e.g. +cu128, is not a version PyPI serves).
 REQUIREMENTS = ("torch", "segmentation-models-pytorch", "timm", "numpy", "Pillow")
 CHALLENGE = RULE_SETS["challenge"]
-
-
-def palette_list() -> list[int]:
-    """The 768 palette entries of the kit's mask PNGs (class colours, ignore white)."""
-    palette = np.zeros((256, 3), dtype=np.uint8)
-    palette[:NUM_CLASSES] = PALETTE
-    palette[IGNORE_INDEX] = IGNORE_COLOR
-    return palette.ravel().tolist()
 
 
 def solution_checkpoint(model: Any, tta: str | None) -> dict[str, Any]:
@@ -51,7 +44,7 @@ def solution_checkpoint(model: Any, tta: str | None) -> dict[str, Any]:
             "model_name": (getattr(model, "train_config", None) or {}).get("model"),
             "input_size": getattr(model, "input_size", None), "size_divisor": model.size_divisor,
             "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "tta": tta,
-            "flip_pairs": [list(pair) for pair in FLIP_PAIRS], "palette": palette_list()}
+            "flip_pairs": [list(pair) for pair in FLIP_PAIRS], "palette": mask_palette()}
 
 
 def pinned_requirements() -> str:
@@ -63,26 +56,59 @@ def pinned_requirements() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _training_pairs(config: dict) -> int | None:
+    """How many training pairs the run's data root holds, or None when it is not on this machine."""
+    masks = Path(config.get("data_root") or "") / "train" / "masks"
+    return sum(1 for p in masks.iterdir() if p.suffix.lower() == ".png") if masks.is_dir() else None
+
+
 def training_sentence(config: dict, iteration: int | None) -> str:
     """How the handed-in model was trained, from its config: a holdout run or a final fit, on which data."""
-    from faceparse_lib.course.shared import is_synthetic_cache
+    from faceparse_lib.data.synthetic import is_synthetic_cache
 
-    data = ("the kit's SYNTHETIC faces (a demo, not the course's data)" if is_synthetic_cache(config.get("data_root", ""))
-            else "the training pairs only")
+    synthetic = is_synthetic_cache(config.get("data_root", ""))
+    total = _training_pairs(config)
+    pairs = f"{total:,} " if total else ""
+    data = (f"the kit's {pairs}SYNTHETIC faces (a demo, not the course's data)" if synthetic
+            else f"the {pairs}training pairs only")
     at = f"; the checkpoint of iteration {iteration:,}" if iteration else ""
     if config.get("final_fit"):
-        return (f"a final fit on every training pair ({data}) for {config.get('iterations', 0):,} iterations, the "
+        return (f"a final fit on every one of {data} for {config.get('iterations', 0):,} iterations, the "
                 f"length its holdout run chose; no validation, the last checkpoint{at}")
     if config.get("holdout"):
-        return (f"trained on {data} less {config['holdout']} held out to validate on; best.pt by the holdout's "
+        trained = f"{total - config['holdout']:,} of " if total else ""
+        return (f"trained on {trained}{data}, {config['holdout']} held out to validate on; best.pt by the holdout's "
                 f"score{at}")
     return f"trained on {data}; best.pt by the val score{at}"
+
+
+def recipe_lines(config: dict) -> list[str]:
+    """The loss, augmentation and schedule of a run, one short line each, from its config."""
+    weights = config.get("class_weights")
+    loss = {"ce": "cross-entropy", "ce+dice": "cross-entropy + Dice", "ce+lovasz": "cross-entropy + Lovász-softmax",
+            "ce+focal": "cross-entropy + focal"}.get(config.get("loss", "ce"), config.get("loss"))
+    augment = [f"horizontal flip p={config.get('flip_p', 0.5)} (left/right classes swapped)"]
+    if config.get("ratio_range"):
+        low, high = config["ratio_range"]
+        augment.append(f"random resize {low}-{high}")
+    augment.append(f"random {config.get('crop_size', 512)} px crop")
+    if config.get("rotate_degrees"):
+        augment.append(f"rotation within ±{config['rotate_degrees']:g}°")
+    if config.get("photometric", True):
+        augment.append("photometric distortion")
+    ema = f", EMA of the weights (decay {config['ema_decay']})" if config.get("ema_decay") else ""
+    return [f"Loss: {loss}" + (f", class-weighted ({weights})" if weights else ""),
+            "Augmentation: " + ", ".join(augment)
+            + (f"; images resized to {config['input_size']} px" if config.get("input_size") else ""),
+            f"Schedule: {config.get('iterations', 0):,} iterations of batch {config.get('batch_size', '?')}, "
+            f"{config.get('optimizer', 'sgd')} lr {config.get('lr')} with warm-up and poly decay{ema}"]
 
 
 def readme_text(model: Any, parameters: int, tta: str | None, masks: int) -> str:
     """The course's Readme.txt for the hand-in: the files, the third-party libraries, how to run it."""
     config = getattr(model, "train_config", None) or {}
     name = config.get("model", type(model).__name__)
+    recipe = "\n".join(recipe_lines(config))
     libraries = "\n".join(f"  - {line}" for line in pinned_requirements().splitlines())
     return f"""Face parsing on CelebAMask-HQ: the challenge hand-in
 
@@ -95,7 +121,8 @@ Files
 
 Model: {name}, {parameters:,} parameters (the challenge asks for fewer than {CHALLENGE.max_parameters:,}), trained
 from scratch, one model, no ensemble: {training_sentence(config, getattr(model, "checkpoint_iteration", None))}.
-Test-time augmentation: {tta or "none"}.
+{recipe}
+Test-time augmentation: {"flip (the mirrored image's prediction, left/right swapped back, averaged in)" if tta else "none"}.
 
 Third-party libraries
 {libraries}
@@ -148,6 +175,97 @@ def build_submission(run_dir: str | Path, test_images: str | Path, out_zip: str 
             raise
     log.info("wrote %s (%d masks%s)", out_zip, len(summary.masks), ", solution" if with_solution else "")
     return out_zip
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of the challenge on CodaBench: which images it scores, whether it wants solution/, its limits."""
+
+    name: str
+    split: str
+    solution: bool
+    limits: str
+
+
+PHASES: dict[str, Phase] = {
+    "development": Phase("development", "val", False,
+                         "5 submissions a day, 60 in all over about four weeks; its leaderboard is your only score on "
+                         "images you did not train on"),
+    "test": Phase("test", "test", True,
+                  "5 submissions a day, 15 in all in 2026 (5 in 2025); failed ones do not count, and the last one is "
+                  "the official result"),
+}
+
+
+@dataclass
+class HandIn:
+    """A built and checked hand-in zip of one phase."""
+
+    path: Path
+    phase: Phase
+    masks: int
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: where the zip is, what it holds, whether the checker found a problem, the phase's limits."""
+        holds = f"{self.masks} masks of the {self.phase.split} images" + (" + solution/" if self.phase.solution else "")
+        checked = "; ".join(self.problems) or "checked, no problem found"
+        return (f"{self.phase.name} phase: {self.path} ({self.path.stat().st_size / 1e6:.1f} MB, {holds}): {checked}. "
+                f"Upload it to the {self.phase.name} phase: {self.phase.limits}.")
+
+
+def better_runs(run_dir: Path, candidates: list[Path], metric: str) -> list[tuple[Path, float]]:
+    """Runs among `candidates` (same rules, validated) whose best score by `metric` beats `run_dir`'s, best first."""
+    import json
+
+    from faceparse_lib.training.run_files import CONFIG_FILE, best_validation
+
+    own = best_validation(run_dir, metric) if (run_dir / "log.csv").is_file() else None
+    if own is None:
+        return []
+    rules = json.loads((run_dir / CONFIG_FILE).read_text()).get("rules")
+    found = []
+    for other in candidates:
+        if other.resolve() == run_dir.resolve() or not (other / CONFIG_FILE).is_file() or not (other / "log.csv").is_file():
+            continue
+        if json.loads((other / CONFIG_FILE).read_text()).get("rules") != rules:
+            continue
+        best = best_validation(other, metric)
+        if best is not None and best[1] > own[1]:
+            found.append((other, best[1]))
+    return sorted(found, key=lambda pair: -pair[1])
+
+
+def hand_in(run_dir: str | Path, data_root: str | Path, phase: str, out: str | Path | None = None,
+            tta: str | None = None, compare_with: list[Path] | None = None, allow_not_best: bool = False,
+            progress: bool = False) -> HandIn:
+    """Build and check the zip of one challenge phase: "development" (val masks) or "test" (test masks + solution/).
+
+    The test phase refuses a run that is not the best of `compare_with` by the challenge's score (the F-score on
+    each run's own validation images) unless `allow_not_best`; a final fit, which has no score of its own, is let
+    through. `out` defaults to RUN_DIR/PHASE-phase.zip.
+    """
+    from faceparse_lib.data.layout import DatasetError, IMAGE_SUFFIXES, images_dir
+
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r}; choose from {', '.join(PHASES)}")
+    spec = PHASES[phase]
+    run_dir, images = Path(run_dir), images_dir(data_root, spec.split)
+    if not images.is_dir() or not any(p.suffix.lower() in IMAGE_SUFFIXES for p in images.iterdir()):
+        raise DatasetError(f"{images}: no images; the {phase} phase predicts the {spec.split} images "
+                           f"({spec.split}.zip" + (", released a week before the deadline)" if phase == "test" else ")"))
+    if spec.solution and not allow_not_best:
+        better = better_runs(run_dir, list(compare_with or []), CHALLENGE.metric)
+        if better:
+            raise ValueError(f"{run_dir} is not your best run: {better[0][0]} scored {better[0][1]:.4f} on its "
+                             "validation images; hand that one in, or pass allow_not_best=True (--not-best) to hand "
+                             "this one in anyway")
+    path = build_submission(run_dir, images, Path(out) if out else run_dir / f"{phase}-phase.zip",
+                            with_solution=spec.solution, tta=tta, progress=progress)
+    problems = check_submission(path, images=images, solution=spec.solution)
+    with zipfile.ZipFile(path) as archive:
+        masks = sum(1 for n in archive.namelist() if n.startswith("masks/") and n.endswith(".png"))
+    return HandIn(path, spec, masks, problems)
 
 
 def check_submission(zip_path: str | Path, images: str | Path | None = None, solution: bool | None = None) -> list[str]:

@@ -68,8 +68,8 @@ class CheckReport:
         lines += [f"  note: {n}" for n in self.notes]
         if self.swapped:
             lines.append(f"  {len(self.swapped)} mask(s) with left and right swapped against the rest of the set "
-                         "(by the centroids of each l_/r_ pair: eyes, brows, ears); relabel them "
-                         "(`relabel_swapped`, or `check --relabel-into DIR`) or leave them:")
+                         "(by the centroids of each l_/r_ pair: eyes, brows, ears); keep them, or relabel them "
+                         "(RELABEL_SWAPPED = True in the notebooks' settings; `check --relabel-into DIR`):")
             lines += [f"    - {p} ({', '.join(CLASSES[left][2:] + 's' for left, _ in pairs)})"
                       for p, pairs in self.swapped.items()]
         lines.append(f"{len(self.problems)} problem(s)" + (":" if self.problems else ""))

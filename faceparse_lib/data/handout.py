@@ -25,6 +25,10 @@ ZIP_SEARCH_DEPTH = 3  # MyDrive/AI6126/project/data/train.zip is three folders d
 SKIPPED_PARTS = ("__MACOSX",)
 
 
+class HandoutNotFound(DatasetError):
+    """No zip holding a split of the hand-out and no course-layout folder in the places searched."""
+
+
 @dataclass
 class Handout:
     """A hand-out on local disk: its course-layout root, the zips each split came from, and what each split holds."""
@@ -33,6 +37,7 @@ class Handout:
     zips: dict[str, Path] = field(default_factory=dict)
     images: dict[str, int] = field(default_factory=dict)
     masks: dict[str, int] = field(default_factory=dict)
+    skipped: list[Path] = field(default_factory=list)  # .zip files that could not be read
 
     def summary(self) -> str:
         """One line: where the data is and what each split holds (and what has not arrived yet)."""
@@ -44,34 +49,35 @@ class Handout:
             what = f"{self.images[split]:,} images" + (f" + {self.masks[split]:,} masks" if self.masks.get(split) else "")
             source = f" from {self.zips[split].name}" if split in self.zips else ""
             parts.append(f"{split}: {what}{source}")
-        return f"data {self.root}: " + "; ".join(parts)
+        skipped = f"; skipped, not a readable zip: {', '.join(map(str, self.skipped))}" if self.skipped else ""
+        return f"data {self.root}: " + "; ".join(parts) + skipped
 
 
 def split_in_member(name: str) -> tuple[str, PurePosixPath] | None:
     """(split, path from the split folder on) for a zip member under SPLIT/images/ or SPLIT/masks/, else None."""
-    parts = PurePosixPath(name).parts
-    if any(part in SKIPPED_PARTS or part.startswith("._") for part in parts):
-        return None
+    parts = PurePosixPath(name.replace("\\", "/")).parts  # older Windows tools write backslashes
+    if any(part in SKIPPED_PARTS or part.startswith("._") or part in ("..", "/") for part in parts):
+        return None  # macOS extras, and names that would land outside the unpack folder
     for i in range(len(parts) - 2):
         if parts[i] in SPLITS and parts[i + 1] in (IMAGES_DIR, MASKS_DIR):
             return parts[i], PurePosixPath(*parts[i:])
     return None
 
 
-def splits_in_zip(path: Path) -> set[str]:
-    """The hand-out splits a zip holds (by its member names; nothing is extracted), or an empty set."""
+def splits_in_zip(path: Path) -> set[str] | None:
+    """The hand-out splits a zip holds (by its member names; nothing is extracted); None for an unreadable zip."""
     try:
         with zipfile.ZipFile(path) as archive:
             return {found[0] for found in map(split_in_member, archive.namelist()) if found}
     except (zipfile.BadZipFile, OSError):
-        log.info("%s: not a readable zip; skipped", path)
-        return set()
+        log.warning("%s: not a readable zip (an interrupted upload?); skipped", path)
+        return None
 
 
 def zips_under(place: Path, depth: int = ZIP_SEARCH_DEPTH) -> list[Path]:
-    """Zip files in `place` and up to `depth` folders below it, nearest first (or `place` itself if it is a zip)."""
+    """Zip files in `place` and up to `depth` folders below it, nearest first; a zip file stands for its folder."""
     if place.is_file():
-        return [place] if place.suffix.lower() == ".zip" else []
+        return zips_under(place.parent, 0) if place.suffix.lower() == ".zip" else []
     found: list[Path] = []
     for level in range(depth + 1):
         pattern = "/".join(["*"] * level + ["*.zip"])
@@ -79,12 +85,17 @@ def zips_under(place: Path, depth: int = ZIP_SEARCH_DEPTH) -> list[Path]:
     return found
 
 
-def find_handout_zips(places: Iterable[str | Path], depth: int = ZIP_SEARCH_DEPTH) -> dict[str, Path]:
-    """The zip holding each split, found by content among `places`; two zips holding one split is an error."""
+def find_handout_zips(places: Iterable[str | Path], depth: int = ZIP_SEARCH_DEPTH,
+                      skipped: list[Path] | None = None) -> dict[str, Path]:
+    """The zip holding each split, found by content in the first of `places` that holds any; unreadable zips are
+    added to `skipped`. Two zips holding one split is an error."""
     by_split: dict[str, list[Path]] = {}
     for place in map(Path, places):
         for path in zips_under(place, depth):
-            for split in splits_in_zip(path):
+            splits = splits_in_zip(path)
+            if splits is None and skipped is not None:
+                skipped.append(path)
+            for split in splits or ():
                 by_split.setdefault(split, []).append(path)
         if by_split:  # the first place that holds any of the hand-out is the one
             break
@@ -144,26 +155,34 @@ def is_course_layout(folder: Path) -> bool:
 
 
 def get_handout(places: Iterable[str | Path], dest: str | Path, progress: bool = False) -> Handout:
-    """Find the hand-out in `places` (a course-layout folder, a zip, or a folder holding the zips), unpack it to `dest`.
+    """Find the hand-out in `places` (a folder holding its zips, a zip, or a course-layout folder), unpack it to `dest`.
 
-    A course-layout folder is used where it is; zips are unpacked into `dest` once per zip. Raises DatasetError
-    naming the places searched when no split of the hand-out is found.
+    Zips come first: the first place holding any is unpacked into `dest` (the kit's own folder: a split no zip holds
+    any more is removed from it), once per zip. Without zips, the first course-layout folder is used where it is.
+    Raises HandoutNotFound naming the places searched (and any unreadable zip) when there is neither.
     """
     places = [Path(p).expanduser() for p in places]
-    for place in places:
-        if place.is_dir() and is_course_layout(place):
-            return _describe(place, {})
-    zips = find_handout_zips(places)
+    dest = Path(dest)
+    skipped: list[Path] = []
+    zips = find_handout_zips([p for p in places if p.resolve() != dest.resolve()], skipped=skipped)
     if not zips:
+        for place in places:
+            if place.is_dir() and is_course_layout(place):
+                return _describe(place, {})
         looked = ", ".join(str(p) for p in places) or "nowhere"
-        raise DatasetError(f"{looked}: no hand-out found (no zip holding train/images/, no folder with train/images/); "
-                           "put train.zip (and val.zip, test.zip) there, or name their folder in DATA")
+        unreadable = f"; not a readable zip (an interrupted upload?): {', '.join(map(str, skipped))}" if skipped else ""
+        raise HandoutNotFound(f"{looked}: no hand-out found (no zip holding train/images/, no folder with "
+                              f"train/images/){unreadable}; put train.zip (and val.zip, test.zip) there, or name "
+                              "their folder in DATA")
     if "train" not in zips:
         raise DatasetError(f"{', '.join(map(str, zips.values()))}: holds {', '.join(zips)} but no train/; "
                            "train.zip is the one with the training pairs")
-    dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     for split, path in zips.items():
         unpack_split(path, split, dest, progress=progress)
-    return _describe(dest, zips)
-
+    for split in set(SPLITS) - set(zips):  # left from an earlier hand-out: not what the zips hold now
+        shutil.rmtree(dest / split, ignore_errors=True)
+        (dest / f".{split}.unpacked").unlink(missing_ok=True)
+    handout = _describe(dest, zips)
+    handout.skipped = skipped
+    return handout

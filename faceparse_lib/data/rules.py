@@ -48,6 +48,8 @@ RULE_SETS: dict[str, RuleSet] = {
         ensembles_allowed=False,
     ),
 }
+# The one place for the metrics' names: short (axes, columns, file names say the key) and long (headlines).
+METRIC_NAMES = {"miou": "mIoU", "fscore": "F-score"}
 METRIC_TITLES = {"miou": "mIoU", "fscore": "F-score (per image)"}
 
 

@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 
 C = {name: index for index, name in enumerate(CLASSES)}
 
+# The mark of the kit's own cached synthetic sets (`course.shared.synthetic_data`): runs on them may be retrained.
+SYNTHETIC_MARKER = ".complete"
+SYNTHETIC_MARKER_TEXT = "written by faceparse_lib.course.shared.synthetic_data\n"
+# What every result made from these faces says on it (figures, tables, the report, the hand-in's name).
+DEMO_BANNER = "DEMO · synthetic faces, not the course's data"
+
 # How often the optional parts appear; tuned so class shares land near the report's table.
 P_GLASSES, P_HAT, P_EARRINGS, P_NECKLACE, P_LONG_HAIR = 0.2, 0.08, 0.4, 0.08, 0.6
 
@@ -221,6 +227,12 @@ def _draw_details(rng: np.random.Generator, draw: ImageDraw.ImageDraw, params: d
         draw.polygon(pose(_ellipse(yaw, mouth_y - gap * 0.3, mouth_w * 0.5, gap * 0.4, n=16)), fill=(235, 230, 220))
 
 
+def is_synthetic_cache(root: str | Path) -> bool:
+    """Whether `root` is one of the kit's own cached synthetic sets, whose runs are demos that may be retrained."""
+    marker = Path(root) / SYNTHETIC_MARKER
+    return marker.is_file() and marker.read_text() == SYNTHETIC_MARKER_TEXT
+
+
 def synthetic_face(seed: int | tuple[int, ...], size: int = 512) -> tuple[Image.Image, Image.Image]:
     """One synthetic face: an RGB image and its single-channel label mask, the same for the same seed."""
     rng = np.random.default_rng(seed)
@@ -282,18 +294,16 @@ def handout_stem(seed: int, index: int) -> str:
 
 
 def _write_handout_face(job: tuple[Path, Path | None, tuple[int, int], int, tuple[tuple[int, int], ...]]) -> None:
-    from faceparse_lib.classes import PALETTE
+    from faceparse_lib.classes import mask_palette
+    from faceparse_lib.data.relabel import swap_pairs
 
     image_path, mask_path, seed, size, swapped_pairs = job
     image, labels = synthetic_face(seed, size)
     image.save(image_path, quality=92)
     if mask_path is None:
         return
-    table = np.arange(256, dtype=np.uint8)
-    for left, right in swapped_pairs:
-        table[left], table[right] = right, left
-    mask = Image.fromarray(table[np.asarray(labels)], mode="P")
-    mask.putpalette(PALETTE.ravel().tolist())  # palette PNGs, as the course's masks are
+    mask = Image.fromarray(swap_pairs(np.asarray(labels), swapped_pairs), mode="P")
+    mask.putpalette(mask_palette())  # palette PNGs, as the course's masks are
     mask.save(mask_path)
 
 
@@ -312,6 +322,7 @@ def make_synthetic_handout(
     Hex stems, palette PNG masks, the subject's left and right, and `swapped` training masks with left and right
     swapped on purpose. Returns the zips by split (a split of 0 images writes no zip).
     """
+    import json
     import shutil
     import zipfile
 
@@ -321,6 +332,11 @@ def make_synthetic_handout(
         raise ValueError(f"need at least 1 training image, non-negative counts and size >= 32, got "
                          f"{n_train}/{n_val}/{n_test} at {size}")
     dest = Path(dest)
+    mark = dest / ".synthetic-handout.json"  # the zips here are the kit's; any other hand-out zip is never replaced
+    theirs = [dest / f"{split}.zip" for split in ("train", "val", "test") if (dest / f"{split}.zip").exists()]
+    if theirs and not mark.is_file():
+        raise ValueError(f"{', '.join(map(str, theirs))}: already there and not written by the kit (the course's "
+                         "hand-out?); write the synthetic one into another folder")
     staging = dest / ".synthetic-handout"
     shutil.rmtree(staging, ignore_errors=True)
     rng = np.random.default_rng(seed)
@@ -354,6 +370,7 @@ def make_synthetic_handout(
                 archive.write(file, file.relative_to(staging).as_posix())
         zips[split] = path
     shutil.rmtree(staging)
+    mark.write_text(json.dumps({"train": n_train, "val": n_val, "test": n_test, "size": size, "seed": seed}) + "\n")
     log.info("wrote a synthetic hand-out (%d train, %d val, %d test; %d swapped) to %s", n_train, n_val, n_test,
              len(victims), dest)
     return zips

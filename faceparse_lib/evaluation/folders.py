@@ -1,7 +1,10 @@
 """Scoring a folder of predicted masks against a folder of true masks, matched by stem: what a TA runs on hand-ins.
 
-Any tool's masks can be scored: single-channel (or palette) 8-bit PNGs of class indices in the kit's order. An RGB,
-16-bit, missing, extra or wrongly sized prediction is reported by file and left out of the scores.
+Any tool's masks can be scored: single-channel (or palette) 8-bit PNGs of class indices in the kit's order. A missing,
+unreadable (RGB, 16-bit, corrupt) or wrongly sized prediction is reported by file and counts as an image scoring 0
+in the leaderboard's number (`leaderboard_fscore`), as the leaderboard would count it; the mean over the readable
+predictions stands beside it. A 255 in a prediction is no class: in the F-score its pixels count against the true
+class (as the course's metric counts them); the dataset-level mIoU and F1 leave them out.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from faceparse_lib.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
 from faceparse_lib.data.layout import MASK_SUFFIX, DatasetError, files_by_stem, read_mask
 from faceparse_lib.evaluation.fscore import FScore
 from faceparse_lib.evaluation.metrics import ConfusionMatrix
@@ -25,6 +29,18 @@ class FolderScores:
     stems: list[str] = field(default_factory=list)  # the scored images, in the order of fscore.scores
     problems: list[str] = field(default_factory=list)
     expected: int = 0  # true masks found
+    unscored: list[str] = field(default_factory=list)  # true masks with no readable prediction of the right size
+
+    def leaderboard_fscore(self) -> float:
+        """The leaderboard's number: the mean F-score over every true mask, an unscored prediction counting 0."""
+        scores = self.fscore.scores
+        counted = np.isfinite(scores)
+        total = int(counted.sum()) + len(self.unscored)
+        return float(scores[counted].sum() / total) if total else float("nan")
+
+    def per_class_fscore(self) -> np.ndarray:
+        """Each class's mean F over the scored images whose truth holds it (the 19 classes)."""
+        return self.fscore.per_class()[:NUM_CLASSES]
 
     def worst(self, count: int = 10) -> list[tuple[str, float]]:
         """The `count` images with the lowest F-score, lowest first."""
@@ -45,25 +61,36 @@ def score_folders(pred_dir: str | Path, true_dir: str | Path, progress: bool = F
     if not truths:
         raise DatasetError(f"{true_dir}: no {MASK_SUFFIX} masks; expected the true masks, one per image")
     preds = files_by_stem(pred_dir, (MASK_SUFFIX,))
-    result = FolderScores(ConfusionMatrix(), FScore(), expected=len(truths))
-    result.problems += [f"{pred_dir / (stem + MASK_SUFFIX)}: missing; expected a prediction for {truths[stem].name}"
-                        for stem in sorted(truths.keys() - preds.keys())]
+    # One more column than classes: a predicted 255 is "no class", wrong wherever it stands (the course's metric).
+    no_class = NUM_CLASSES
+    result = FolderScores(ConfusionMatrix(), FScore(NUM_CLASSES + 1, class_names=(*CLASSES, "no class")),
+                          expected=len(truths))
+    result.unscored = sorted(truths.keys() - preds.keys())
+    result.problems += [f"{pred_dir / (stem + MASK_SUFFIX)}: missing; expected a prediction for {truths[stem].name} "
+                        "(scored 0)" for stem in result.unscored]
     result.problems += [f"{preds[stem]}: no true mask {stem}{MASK_SUFFIX} in {true_dir}; a name that does not match?"
                         for stem in sorted(preds.keys() - truths.keys())]
     for stem in tqdm(sorted(truths.keys() & preds.keys()), desc="score", unit="mask", disable=not progress):
+        truth = read_mask(truths[stem])  # a bad true mask is the grader's problem: it stops the scoring
         try:
-            truth, pred = read_mask(truths[stem]), read_mask(preds[stem])
+            pred = read_mask(preds[stem])
         except DatasetError as err:
-            result.problems.append(str(err))
+            result.problems.append(f"{err} (scored 0)")
+            result.unscored.append(stem)
             continue
         if pred.shape != truth.shape:
             result.problems.append(f"{preds[stem]}: {pred.shape[1]}×{pred.shape[0]}; expected the true mask's "
-                                   f"{truth.shape[1]}×{truth.shape[0]}")
+                                   f"{truth.shape[1]}×{truth.shape[0]} (scored 0)")
+            result.unscored.append(stem)
             continue
-        if (pred == 255).any():
-            result.problems.append(f"{preds[stem]}: holds 255 (ignore); a prediction must name a class for every pixel")
-            continue
-        result.matrix.update(pred[None], truth[None])
-        result.fscore.update(pred[None], truth[None])
+        no_label = pred == IGNORE_INDEX
+        if no_label.any():
+            result.problems.append(f"{preds[stem]}: {int(no_label.sum()):,} pixels hold 255 (ignore), which names no "
+                                   "class: wrong in the F-score, left out of mIoU")
+            keep = ~no_label
+            result.matrix.update(pred[keep][None], truth[keep][None])
+        else:
+            result.matrix.update(pred[None], truth[None])
+        result.fscore.update(np.where(no_label, no_class, pred)[None], truth[None])
         result.stems.append(stem)
     return result

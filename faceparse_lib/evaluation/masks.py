@@ -15,7 +15,7 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from faceparse_lib.classes import IGNORE_COLOR, IGNORE_INDEX, NUM_CLASSES, PALETTE, overlay, remap_table
+from faceparse_lib.classes import mask_palette, overlay, remap_table
 from faceparse_lib.data.layout import IMAGE_SUFFIXES, DatasetError, read_image
 from faceparse_lib.evaluation.inference import (MODEL_INPUT_SIZE, InputSize, as_lists, image_tensor, predict_probs,
                                                 resolve_input_size)
@@ -41,11 +41,8 @@ def mask_image(mask: np.ndarray) -> Image.Image:
     mask = np.asarray(mask)
     if mask.ndim != 2 or mask.dtype != np.uint8:
         raise ValueError(f"mask of shape {mask.shape} and dtype {mask.dtype}; expected H×W uint8 class indices")
-    palette = np.zeros((256, 3), dtype=np.uint8)
-    palette[:NUM_CLASSES] = PALETTE
-    palette[IGNORE_INDEX] = IGNORE_COLOR
     picture = Image.fromarray(mask)  # uint8 H×W -> mode L
-    picture.putpalette(palette.ravel().tolist())  # turns the L image into P, keeping the stored indices
+    picture.putpalette(mask_palette())  # turns the L image into P, keeping the stored indices
     return picture
 
 
@@ -187,20 +184,23 @@ def _write_outputs(source: Path, image: np.ndarray, mask: np.ndarray, out_dir: P
         summary.overlays.append(save_png(Image.fromarray(overlay(image, mask)), overlay_dir / f"{source.stem}.png"))
 
 
-def zip_masks(masks: Sequence[str | Path], zip_path: str | Path) -> Path:
-    """Pack mask files flat (stem.png at the archive's top level) into `zip_path`, atomically; ready to hand in."""
+MASKS_FOLDER = "masks"  # the challenge's hand-in holds its masks in masks/ at the zip's top
+
+
+def zip_masks(masks: Sequence[str | Path], zip_path: str | Path, folder: str = MASKS_FOLDER) -> Path:
+    """Pack mask files into `zip_path` as FOLDER/STEM.png (the challenge's masks/; "" packs them flat), atomically."""
     zip_path = Path(zip_path)
     names = [Path(m).name for m in masks]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ValueError(f"{zip_path}: several masks named {', '.join(duplicates)}; a flat archive needs unique names")
+        raise ValueError(f"{zip_path}: several masks named {', '.join(duplicates)}; one folder needs unique names")
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = zip_path.with_name(f".{zip_path.name}.{os.getpid()}.tmp")
     try:
         # PNGs are compressed already: storing them is as small and much faster.
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
             for mask in masks:
-                archive.write(mask, arcname=Path(mask).name)
+                archive.write(mask, arcname=f"{folder}/{Path(mask).name}" if folder else Path(mask).name)
         os.replace(tmp, zip_path)
     except BaseException:
         tmp.unlink(missing_ok=True)

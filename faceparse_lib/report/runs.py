@@ -93,21 +93,34 @@ class Scores:
     f1: np.ndarray | None
     matrix: Any | None  # ConfusionMatrix
     source: str
+    fscore: np.ndarray | None = None  # the challenge's per-class F, where known
 
 
 def log_scores(run: Run) -> Scores | None:
-    """Per-class IoU of the best validation row of log.csv (the log holds no per-class F1)."""
-    best = best_val_row(run.log)
+    """Per-class IoU (and F, where logged) of log.csv's best validation row by the run's rules (no per-class F1)."""
+    best = best_val_row(run.log, run_metric(run))
     columns = [f"iou_{name}" for name in CLASSES]
     if best is None or any(c not in best.index for c in columns):
         return None
     iou = best[columns].to_numpy(dtype=np.float64)
-    return Scores(iou, None, None, f"{LOG_FILE}, best validation (iteration {int(best['iteration']):,})")
+    f_columns = [f"f_{name}" for name in CLASSES]
+    fscore = best[f_columns].to_numpy(dtype=np.float64) if all(c in best.index for c in f_columns) else None
+    if fscore is not None and np.isnan(fscore).all():
+        fscore = None  # a log written before per-class F was logged
+    return Scores(iou, None, None, f"{LOG_FILE}, best validation (iteration {int(best['iteration']):,})", fscore)
 
 
-def scores_of_matrix(matrix: Any, source: str) -> Scores:
-    """Scores read from a ConfusionMatrix."""
-    return Scores(np.asarray(matrix.iou()), np.asarray(matrix.f1()), matrix, source)
+def run_metric(run: Run) -> str:
+    """The score the run's rules rank by: "fscore" (the challenge) or "miou" (the seed edition)."""
+    from faceparse_lib.data.rules import rule_set
+
+    return rule_set(run.config.get("rules", "seed")).metric
+
+
+def scores_of_matrix(matrix: Any, source: str, fscore: np.ndarray | None = None) -> Scores:
+    """Scores read from a ConfusionMatrix (and the per-class F of an FScore, when given)."""
+    return Scores(np.asarray(matrix.iou()), np.asarray(matrix.f1()), matrix, source,
+                  None if fscore is None else np.asarray(fscore, dtype=np.float64))
 
 
 def checkpoint_iteration(run: Run) -> int | None:
@@ -135,7 +148,11 @@ def saved_eval_scores(run: Run) -> Scores | None:
         return None
     matrix = ConfusionMatrix.from_state_dict(record["confusion"])
     checkpoint = Path(record.get("checkpoint", "?")).name
-    return scores_of_matrix(matrix, f"{EVAL_FILE} ({checkpoint} on {record.get('images', '?')} val images)")
+    per_class = record.get("per_class") or {}
+    fscore = None
+    if all(per_class.get(name, {}).get("F-score", "absent") != "absent" for name in CLASSES):
+        fscore = np.array([np.nan if per_class[n]["F-score"] is None else per_class[n]["F-score"] for n in CLASSES])
+    return scores_of_matrix(matrix, f"{EVAL_FILE} ({checkpoint} on {record.get('images', '?')} val images)", fscore)
 
 
 def val_data_root(run: Run, data_root: str | Path | None) -> Path | None:
@@ -151,21 +168,27 @@ def evaluate_run(run: Run, root: Path, device: str = "cpu", progress: bool = Fal
     """Scores of the run's best checkpoint on root's val split, and the loaded model (for sample predictions)."""
     from faceparse_lib.models.checkpoint import load_checkpoint, resolve_checkpoint
     from faceparse_lib.data.dataset import FaceParsingDataset
+    from faceparse_lib.evaluation.fscore import FScore
     from faceparse_lib.evaluation.scoring import evaluate
 
     checkpoint = resolve_checkpoint(run.path)
     model = load_checkpoint(checkpoint, device=device)
     dataset = FaceParsingDataset.from_pairs(validation_pairs(run.path, root))
-    matrix = evaluate(model, dataset, progress=progress)
-    return scores_of_matrix(matrix, f"{checkpoint.name} evaluated on {len(dataset)} validation images of {root}"), model
+    fscore = FScore()
+    matrix = evaluate(model, dataset, progress=progress, fscore=fscore)
+    source = f"{checkpoint.name} evaluated on {len(dataset)} validation images of {root}"
+    return scores_of_matrix(matrix, source, fscore.per_class()), model
 
 
-def sample_predictions(model: Any, root: Path, count: int = SAMPLE_IMAGES, run_dir: Path | None = None
-                       ) -> tuple[list[tuple], list[str]]:
-    """(image, truth, prediction) for `count` validation images spread over them, and a title for each."""
+def sample_predictions(model: Any, root: Path, count: int = SAMPLE_IMAGES, run_dir: Path | None = None,
+                       metric: str = "miou") -> tuple[list[tuple], list[str]]:
+    """(image, truth, prediction) for `count` validation images spread over them, each titled with its `metric`."""
     from faceparse_lib.data.dataset import FaceParsingDataset
+    from faceparse_lib.data.rules import METRIC_NAMES
     from faceparse_lib.evaluation.inference import predict_image
-    from faceparse_lib.visual.pictures import image_miou
+    from faceparse_lib.visual.pictures import image_fscore, image_miou
+
+    score = {"miou": image_miou, "fscore": image_fscore}[metric]
 
     dataset = FaceParsingDataset.from_pairs(validation_pairs(run_dir, root)) if run_dir else FaceParsingDataset(root, "val")
     picks = np.unique(np.linspace(0, len(dataset) - 1, num=min(count, len(dataset))).round().astype(int))
@@ -174,5 +197,5 @@ def sample_predictions(model: Any, root: Path, count: int = SAMPLE_IMAGES, run_d
         image, mask = dataset[int(index)]
         pred = predict_image(model, image)
         samples.append((image, mask, pred))
-        titles.append(f"{dataset.pairs[int(index)][0].stem}\nmIoU {image_miou(mask, pred):.3f}")
+        titles.append(f"{dataset.pairs[int(index)][0].stem}\n{METRIC_NAMES[metric]} {score(mask, pred):.3f}")
     return samples, titles

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from faceparse_lib.classes import CLASS_TITLES, CLASSES, NUM_CLASSES
+from faceparse_lib.data.rules import METRIC_NAMES
 from faceparse_lib.models.names import SEED_MODEL
 from faceparse_lib.report.runs import Run, best_val_row
 
@@ -175,20 +176,64 @@ def markdown_table(frame: pd.DataFrame, index: bool = False) -> str:
 # --- comparing evaluations (notebook 4: with and without TTA) ---
 
 
-def score_comparison(matrices: dict[str, Any]) -> pd.DataFrame:
-    """mIoU, mean F1 and pixel accuracy of each named ConfusionMatrix, one column each, plus the last minus the first."""
+def score_comparison(matrices: dict[str, Any], fscores: dict[str, Any] | None = None,
+                     metric: str = "miou") -> pd.DataFrame:
+    """The scores of each named way of predicting (a ConfusionMatrix, and an FScore where given), one column each.
+
+    Rows: the F-score (per image) where `fscores` are given, mIoU, mean F1, pixel accuracy, with the rules' `metric`
+    first; a "change" column holds the last minus the first.
+    """
     names = list(matrices)
-    frame = pd.DataFrame({name: [m.miou(), m.mean_f1(), m.pixel_accuracy()] for name, m in matrices.items()},
-                         index=["mIoU", "mean F1", "pixel accuracy"])
+    rows = {"mIoU": [m.miou() for m in matrices.values()], "mean F1": [m.mean_f1() for m in matrices.values()],
+            "pixel accuracy": [m.pixel_accuracy() for m in matrices.values()]}
+    if fscores is not None:
+        rows = {"F-score": [fscores[name].mean() for name in names], **rows}
+    first = METRIC_NAMES[metric]
+    order = [first] + [r for r in rows if r != first] if first in rows else list(rows)
+    frame = pd.DataFrame({name: [rows[r][i] for r in order] for i, name in enumerate(names)}, index=order)
     if len(names) > 1:
         frame["change"] = frame[names[-1]] - frame[names[0]]
     return frame
 
 
-def class_iou_comparison(matrices: dict[str, Any]) -> pd.DataFrame:
-    """Per-class IoU of each named ConfusionMatrix, one column each, plus the last minus the first."""
+def class_score_comparison(matrices: dict[str, Any], fscores: dict[str, Any] | None = None,
+                         metric: str = "miou") -> pd.DataFrame:
+    """Per-class score of each named way of predicting: the per-class F under the challenge (`metric` "fscore",
+    with `fscores`), else IoU; one column each, plus the last minus the first."""
     names = list(matrices)
-    frame = pd.DataFrame({name: np.asarray(m.iou()) for name, m in matrices.items()}, index=list(CLASSES))
+    if metric == "fscore" and fscores is not None:
+        frame = pd.DataFrame({name: np.asarray(fscores[name].per_class()) for name in names}, index=list(CLASSES))
+    else:
+        frame = pd.DataFrame({name: np.asarray(m.iou()) for name, m in matrices.items()}, index=list(CLASSES))
     if len(names) > 1:
         frame["change"] = frame[names[-1]] - frame[names[0]]
+    return frame
+
+
+def class_table(matrix: Any, fscore: Any | None = None, metric: str = "miou") -> pd.DataFrame:
+    """Per-class scores of one evaluation, worst first by the rules' score: per-class F (challenge) or IoU."""
+    table = matrix.table()
+    if fscore is not None:
+        table.insert(0, "F-score", fscore.per_class())
+    key = "F-score" if metric == "fscore" and fscore is not None else "IoU"
+    return table.sort_values(key)
+
+
+def best_row_class_table(log: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per-class F (where logged) and IoU of the validation best.pt holds (the best by `metric`), worst first.
+
+    The rules' score comes first (per-class F under the challenge, IoU under the seed rules) and orders the rows.
+    """
+    val = log[(log["kind"] == "val") & log[metric].notna()]
+    if val.empty:
+        raise ValueError(f"log has no validation rows with {metric!r}")
+    best = val.loc[val[metric].idxmax()]
+    columns = {"F-score": "f_", "IoU": "iou_"}
+    frame = pd.DataFrame({title: [best.get(f"{prefix}{name}", np.nan) for name in CLASSES]
+                          for title, prefix in columns.items()}, index=pd.Index(CLASSES, name="class"))
+    frame = frame.dropna(axis=1, how="all").astype(float)
+    if metric == "miou":
+        frame = frame[["IoU", *(c for c in frame.columns if c != "IoU")]]
+    frame = frame.sort_values(frame.columns[0])
+    frame.attrs["iteration"] = int(best["iteration"])
     return frame

@@ -16,6 +16,7 @@ LOG_COLUMNS = (
     ["kind", "iteration", "seconds", "loss", "loss_out", "loss_aux", "loss_extra", "lr"]
     + ["val_loss", "fscore", "miou", "mean_f1", "pixel_accuracy"]
     + [f"iou_{name}" for name in CLASSES]
+    + [f"f_{name}" for name in CLASSES]  # the challenge's per-class F (mean over the images holding the class)
 )
 
 
@@ -81,9 +82,12 @@ def training_split(cfg: Any, write: bool = True) -> tuple[Pairs, Pairs]:
     path = Path(cfg.run_dir) / HOLDOUT_FILE
     if path.is_file():
         record = json.loads(path.read_text())
-        if (record.get("size"), record.get("seed")) != (cfg.holdout, cfg.holdout_seed):
-            raise ValueError(f"{path}: a holdout of {record.get('size')} images drawn with seed {record.get('seed')}; "
-                             f"the config asks for {cfg.holdout} with seed {cfg.holdout_seed}: use a new run dir")
+        # Kits before `holdout_seed` drew the holdout from the training seed and saved it as "seed".
+        seed, wanted = (record["holdout_seed"], cfg.holdout_seed) if "holdout_seed" in record else (record.get("seed"), cfg.seed)
+        if (record.get("size"), seed) != (cfg.holdout, wanted):
+            raise ValueError(f"{path}: a holdout of {record.get('size')} images drawn with seed {seed}; the config "
+                             f"asks for {cfg.holdout} with seed {wanted}: set holdout={record.get('size')}, "
+                             f"holdout_seed={seed} to go on with this run, or use a new run dir")
         held = set(record["stems"])
         split = ([p for p in pairs if p[1].stem not in held], [p for p in pairs if p[1].stem in held])
         if len(split[1]) != len(held):
@@ -93,7 +97,8 @@ def training_split(cfg: Any, write: bool = True) -> tuple[Pairs, Pairs]:
     train_pairs, held_pairs = holdout_split(pairs, cfg.holdout, cfg.holdout_seed)
     if write:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(path, {"size": cfg.holdout, "seed": cfg.holdout_seed, "stems": [m.stem for _, m in held_pairs]})
+        write_json(path, {"size": cfg.holdout, "holdout_seed": cfg.holdout_seed,
+                          "stems": [m.stem for _, m in held_pairs]})
     return train_pairs, held_pairs
 
 
@@ -111,16 +116,29 @@ def validation_pairs(run_dir: str | Path, data_root: str | Path) -> Pairs:
     return pairs
 
 
-def best_iteration(run_dir: str | Path, metric: str) -> int:
-    """The iteration of a run's best validation by `metric` ("fscore" or "miou"): the one its best.pt holds."""
+def best_validation(run_dir: str | Path, metric: str) -> tuple[int, float] | None:
+    """(iteration, score) of a run's best validation by `metric` ("fscore" or "miou"), the first if tied: best.pt's.
+
+    None when log.csv has no validation row with that score yet.
+    """
     path = Path(run_dir) / LOG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no training log; expected a run dir written by train")
     with open(path, newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if r.get("kind") == "val" and r.get(metric)]
     if not rows:
-        raise ValueError(f"{path}: no validation row yet; train the holdout run until it validates at least once")
-    return int(max(rows, key=lambda r: float(r[metric]))["iteration"])
+        return None
+    best = max(rows, key=lambda r: float(r[metric]))  # max keeps the first of equal values, as train keeps best.pt
+    return int(best["iteration"]), float(best[metric])
+
+
+def best_iteration(run_dir: str | Path, metric: str) -> int:
+    """The iteration of a run's best validation by `metric`: the one its best.pt holds."""
+    best = best_validation(run_dir, metric)
+    if best is None:
+        raise ValueError(f"{Path(run_dir) / LOG_FILE}: no validation row yet; train the holdout run until it "
+                         "validates at least once")
+    return best[0]
 
 
 def final_fit_config(holdout_run: str | Path, run_dir: str | Path | None = None, **overrides: Any):
@@ -139,6 +157,15 @@ def final_fit_config(holdout_run: str | Path, run_dir: str | Path | None = None,
     if cfg.final_fit:
         raise ValueError(f"{holdout_run}: already a final fit; pass the holdout run it was made from")
     iterations = best_iteration(holdout_run, rule_set(cfg.rules).metric)
+    with open(holdout_run / LOG_FILE, newline="") as handle:
+        reached = max((int(r["iteration"]) for r in csv.DictReader(handle) if r.get("iteration")), default=0)
+    if reached < cfg.iterations:
+        raise ValueError(f"{holdout_run}: at iteration {reached:,} of {cfg.iterations:,}; finish the holdout run first "
+                         "(its schedule, and where the best checkpoint falls in it, is what the final fit repeats)")
+    if iterations <= cfg.warmup_iterations:
+        raise ValueError(f"{holdout_run}: its best validation is at iteration {iterations:,}, inside the "
+                         f"{cfg.warmup_iterations:,}-iteration warm-up; that schedule was never validated as a run "
+                         "of its own, so a final fit of that length would be a guess")
     return dataclasses.replace(
         cfg, holdout=0, final_fit=True, iterations=iterations, warmup_iterations=min(cfg.warmup_iterations, iterations // 2),
         run_dir=str(run_dir or holdout_run.with_name(holdout_run.name + "-final")), **overrides)

@@ -47,4 +47,5 @@ def validate(model: nn.Module, val_data: torch.utils.data.Dataset, loss_fn: Segm
     }
     if cfg.num_classes == NUM_CLASSES:
         row.update({f"iou_{name}": float(v) for name, v in zip(CLASSES, matrix.iou())})
+        row.update({f"f_{name}": float(v) for name, v in zip(CLASSES, fscore.per_class())})
     return row

@@ -12,6 +12,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from faceparse_lib.classes import CLASS_TITLES, CLASSES, PALETTE, colorize, overlay
+from faceparse_lib.data.rules import METRIC_NAMES
 
 if TYPE_CHECKING:  # torch stays out of this module's import
     import torch
@@ -28,11 +29,16 @@ ROW_LABEL_CHARS = 26  # what fits down the side of a 3-inch picture row
 
 
 def row_label(title: str, limit: int = ROW_LABEL_CHARS) -> str:
-    """`title` shortened in the middle to `limit` characters ("swapped: 01a64ed9…b.png"), so it never runs off its row."""
-    if len(title) <= limit:
-        return title
+    """`title` with each line shortened in the middle to `limit` characters ("swapped: 01a64ed9…b.png"), so it never
+    runs off its row."""
+    return "\n".join(_elide(line, limit) for line in title.split("\n"))
+
+
+def _elide(line: str, limit: int) -> str:
+    if len(line) <= limit:
+        return line
     head = (limit - 1) // 2
-    return title[:head] + "…" + title[len(title) - (limit - 1 - head):]
+    return line[:head] + "…" + line[len(line) - (limit - 1 - head):]
 
 
 def _picture_rows(rows: Sequence[Sequence[np.ndarray]], labels: Sequence[str], titles: Sequence[str] | None,
@@ -63,8 +69,17 @@ def sample_grid(samples: Sequence[tuple[np.ndarray, np.ndarray]], titles: Sequen
 # --- report figures: training curves, per-class scores, confusion matrix, predictions, runs compared ---
 
 ERROR_LABEL, IGNORE_LABEL = "error (prediction ≠ truth)", "ignore (255)"
-METRIC_TITLES = {"miou": "mIoU", "fscore": "F-score", "mean_f1": "mean F1", "pixel_accuracy": "pixel accuracy",
-                 "val_loss": "val loss"}
+BANNER_COLOUR = "#b00020"
+_BANNER_GID = "faceparse-banner"
+
+
+def add_banner(figure: Figure, text: str) -> None:
+    """Write `text` in a red strip across the top of a figure, once (results that are not about real faces)."""
+    if any(artist.get_gid() == _BANNER_GID for artist in figure.texts):
+        return
+    figure.text(0.5, 1.0, text, ha="center", va="bottom", fontsize=10, fontweight="bold", color="white",
+                gid=_BANNER_GID, bbox=dict(boxstyle="square,pad=0.3", facecolor=BANNER_COLOUR, edgecolor="none"))
+METRIC_TITLES = {**METRIC_NAMES, "mean_f1": "mean F1", "pixel_accuracy": "pixel accuracy", "val_loss": "val loss"}
 
 
 def _val_rows(log: pd.DataFrame, metric: str = "miou") -> pd.DataFrame:
@@ -104,22 +119,28 @@ def loss_curves(log: pd.DataFrame, title: str = "Loss") -> Figure:
     return fig
 
 
-def _mark_best(ax: Axes, iterations: pd.Series, values: pd.Series, color: str, annotate: bool) -> tuple[int, float]:
-    """A star on the highest value (the first, if tied), annotated with its value and iteration when asked."""
-    best = values.to_numpy().argmax()
+def _mark_best(ax: Axes, iterations: pd.Series, values: pd.Series, color: str, annotate: bool,
+               at: int | None = None) -> tuple[int, float]:
+    """A star on the highest value (the first, if tied), or on iteration `at`, annotated when asked."""
+    matches = np.flatnonzero(iterations.to_numpy() == at) if at is not None else []
+    best = int(matches[0]) if len(matches) else values.to_numpy().argmax()
     x, y = int(iterations.iloc[best]), float(values.iloc[best])
     ax.scatter([x], [y], marker="*", s=180, color=color, edgecolor="black", zorder=3)
     if annotate:
         right_half = x > (iterations.min() + iterations.max()) / 2
-        ax.annotate(f"best {y:.4f}\nat iteration {x:,}", (x, y), xytext=(-14 if right_half else 14, -40),
+        ax.annotate(f"{'best.pt' if len(matches) else 'best'} {y:.4f}\nat iteration {x:,}", (x, y), xytext=(-14 if right_half else 14, -40),
                     textcoords="offset points", ha="right" if right_half else "left", va="top",
                     bbox=dict(boxstyle="round", facecolor="white", edgecolor="0.6"),
                     arrowprops=dict(arrowstyle="->", color="0.3"))
     return x, y
 
 
-def score_curve(log: pd.DataFrame, metric: str = "miou", title: str | None = None) -> Figure:
-    """Figure 2: a validation score (mIoU, or the challenge's "fscore") against iteration, the best starred."""
+def score_curve(log: pd.DataFrame, metric: str = "miou", title: str | None = None,
+                best_iteration: int | None = None) -> Figure:
+    """Figure 2: a validation score (mIoU, or the challenge's "fscore") against iteration, best.pt starred.
+
+    The star sits on `best_iteration` (the iteration best.pt holds, whichever score chose it), else on the best value.
+    """
     label = METRIC_TITLES.get(metric, metric)
     val = _val_rows(log, metric)
     if val.empty:
@@ -127,7 +148,8 @@ def score_curve(log: pd.DataFrame, metric: str = "miou", title: str | None = Non
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.subplots()
     ax.plot(val["iteration"], val[metric], color="C2", marker="o", linewidth=1.5, label=f"val {label}")
-    x, y = _mark_best(ax, val["iteration"], val[metric], "gold", annotate=True)
+    x, y = _mark_best(ax, val["iteration"], val[metric], "gold", annotate=True, at=best_iteration)
+    y = float(val[metric].max())
     low = float(val[metric].min())
     ax.set_ylim(max(0.0, low - 0.1 * (y - low) - 0.05), min(1.0, y + 0.05) if y < 0.95 else 1.0)
     ax.set_xlabel("iteration")
@@ -187,13 +209,18 @@ def class_scores_chart(
     f1: np.ndarray | None = None,
     class_names: Sequence[str] = CLASS_TITLES,
     title: str = "Per-class scores",
+    fscore: np.ndarray | None = None,
 ) -> Figure:
     """Per-class IoU (and F1 beside it) as palette-coloured bars, with the mean IoU and mean F1 marked.
 
     mIoU is the mean over the classes that have a score (mmsegmentation); mean F1 leaves background out (the papers').
+    `fscore`, the challenge's per-class F (each class's mean F over the images that hold it), comes first when given.
     """
     iou = np.asarray(iou, dtype=np.float64)
     panels = [("IoU", iou, _nanmean(iou), "mIoU")]
+    if fscore is not None:
+        fscore = np.asarray(fscore, dtype=np.float64)
+        panels.insert(0, ("F-score (per image, by class)", fscore, _nanmean(fscore), "mean over classes"))
     if f1 is not None:
         f1 = np.asarray(f1, dtype=np.float64)
         panels.append(("F1", f1, _nanmean(f1[1:]), "mean F1 (no background)"))

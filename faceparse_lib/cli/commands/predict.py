@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-size", type=int, default=None, metavar="PX",
                         help="run the model at PX×PX (default: the size it was trained at; 0 = each image's own size)")
     parser.add_argument("--overlays", type=Path, default=None, metavar="DIR", help="also write colour overlays here")
-    parser.add_argument("--zip", type=Path, default=None, metavar="FILE", help="pack the masks (flat STEM.png) into this zip")
+    parser.add_argument("--zip", type=Path, default=None, metavar="FILE", help="pack the masks into this zip as masks/STEM.png, the challenge's "
+                             "development-phase hand-in (--zip-flat: STEM.png at the top, the 2022 edition's)")
+    parser.add_argument("--zip-flat", action="store_true", help="with --zip: the masks at the zip's top, no masks/")
     parser.add_argument("--label-order", choices=tuple(LABEL_ORDERS), default="celebamask",
                         help="class numbering of the written masks (default: celebamask, the kit's; "
                              "face-parsing.pytorch for tools built on that code, farl for FaRL/facer/SegFace)")
@@ -75,7 +77,7 @@ def _report(summary, args: argparse.Namespace, overlays: str, failed: str) -> in
     print(f"wrote {len(summary.masks)} masks to {args.out_dir}"
           + (f" and {len(summary.overlays)} {overlays} to {args.overlays}" if args.overlays else ""))
     if args.zip is not None:
-        zip_masks(summary.masks, args.zip)
+        zip_masks(summary.masks, args.zip, folder="" if args.zip_flat else "masks")
         print(f"packed {len(summary.masks)} masks into {args.zip}")
     for _, reason in summary.failed:
         print(f"error: {reason}", file=sys.stderr)

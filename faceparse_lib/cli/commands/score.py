@@ -24,11 +24,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.pred_dir} against {args.true_dir}: {scored} of {result.expected} images scored")
     if scored:
         table = result.matrix.table()[["IoU", "F1"]]
-        table.insert(0, "F-score", result.fscore.per_class())
+        table.insert(0, "F-score", result.per_class_fscore())
         table.index = pd.Index(CLASSES, name="class")
         print(table.to_string(float_format=lambda v: f"{v:.4f}", na_rep="-"))
-        print(f"F-score (per image, the challenge's) {result.fscore.mean():.4f}   mIoU {result.matrix.miou():.4f}   "
-              f"mean F1 (no background) {result.matrix.mean_f1():.4f}")
+        readable = (f" (readable predictions alone: {result.fscore.mean():.4f}; {len(result.unscored)} scored 0)"
+                    if result.unscored else "")
+        print(f"F-score (per image, the challenge's, as the leaderboard counts it) {result.leaderboard_fscore():.4f}"
+              f"{readable}   mIoU {result.matrix.miou():.4f}   mean F1 (no background) {result.matrix.mean_f1():.4f}")
         print("worst images: " + ", ".join(f"{stem} {score:.4f}" for stem, score in result.worst(args.worst)))
     for problem in result.problems:
         print(f"problem: {problem}")

@@ -1,14 +1,24 @@
-"""Build the challenge hand-in zip from a run (masks/, and solution/ with a standalone run.py), or check any zip."""
+"""Build the challenge's hand-in zips from a run (one per phase), or check any zip."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+PHASE_NAMES = ("development", "test")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("items", nargs="+", metavar="ARG",
-                        help="RUN_DIR TEST_IMAGES OUT.zip to build one; or: check ZIP to list every problem of a zip")
+                        help="RUN_DIR DATA_ROOT --phase development|test [--out OUT.zip] to build a phase's zip; "
+                             "RUN_DIR IMAGES OUT.zip [--with-solution] to build one from any images folder; "
+                             "or: check ZIP to list every problem of a zip")
+    parser.add_argument("--phase", choices=PHASE_NAMES, default=None,
+                        help="development: masks of the val images; test: masks of the test images + solution/")
+    parser.add_argument("--out", type=Path, default=None, metavar="ZIP",
+                        help="with --phase: where to write the zip (default: RUN_DIR/PHASE-phase.zip)")
+    parser.add_argument("--not-best", action="store_true",
+                        help="with --phase test: hand in this run even if another run in its folder scored higher")
     parser.add_argument("--with-solution", action="store_true",
                         help="add solution/ (ckpt.pth, run.py, requirements.txt, Readme.txt): the test phase")
     parser.add_argument("--tta", choices=("flip",), default=None, help="flip test-time augmentation (run.py repeats it)")
@@ -18,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from faceparse_lib.course.submission import build_submission, check_submission
+    from faceparse_lib.course.submission import build_submission, check_submission, hand_in
 
     if args.items[0] == "check":
         if len(args.items) != 2:
@@ -30,6 +40,17 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{len(problems)} problem(s) in {args.items[1]}")
         print(f"{args.items[1]}: no problem found")
         return 0
+    if args.phase is not None:
+        if len(args.items) != 2:
+            raise ValueError("usage: submission RUN_DIR DATA_ROOT --phase development|test [--out ZIP] [--tta flip]")
+        run_dir, data_root = (Path(item) for item in args.items)
+        siblings = sorted(p for p in run_dir.resolve().parent.iterdir() if p.is_dir())
+        result = hand_in(run_dir, data_root, args.phase, out=args.out, tta=args.tta, compare_with=siblings,
+                         allow_not_best=args.not_best, progress=not args.no_progress)
+        for problem in result.problems:
+            print(f"problem: {problem}")
+        print(result.summary())
+        return 1 if result.problems else 0
     if len(args.items) != 3:
         raise ValueError("usage: submission RUN_DIR TEST_IMAGES OUT.zip [--with-solution] [--tta flip]")
     run_dir, images, out = (Path(item) for item in args.items)

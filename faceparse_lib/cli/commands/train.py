@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: cpu, or the run dir's own config when resuming)")
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="a config JSON (e.g. an earlier run's config.json); replaces the preset")
+    parser.add_argument("--final-fit-of", type=Path, metavar="RUN_DIR", default=None,
+                        help="a final fit: RUN_DIR's recipe on every training pair, as many iterations as its best.pt "
+                             "had, no validation (run dir: RUN_DIR-final unless --run-dir)")
     group = parser.add_argument_group("config fields (override the preset and the config file)")
     from faceparse_lib.training.config import TrainConfig
 
@@ -68,7 +71,11 @@ def config_from_args(args: argparse.Namespace):
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     # The run dir to resume is the one given, else TrainConfig's default (a bare `train` continues runs/train).
     saved = Path(overrides.get("run_dir", TrainConfig.run_dir)) / "config.json"
-    if args.config is not None:
+    if getattr(args, "final_fit_of", None) is not None:
+        from faceparse_lib.training.run_files import final_fit_config
+
+        base = dataclasses.asdict(final_fit_config(args.final_fit_of))
+    elif args.config is not None:
         base = dataclasses.asdict(TrainConfig.load(args.config))
     elif args.preset is None and saved.is_file():
         base = dataclasses.asdict(TrainConfig.load(saved))  # resuming: the run's own settings
