@@ -77,3 +77,18 @@ def test_state_dict_round_trips_and_bad_labels_name_the_mask():
     np.testing.assert_array_equal(again.scores, meter.scores)
     with pytest.raises(ValueError, match="true mask holds labels \\[23\\]"):
         meter.update(np.array([[0]]), np.array([[23]]))
+
+
+def test_logits_of_another_class_count_and_float_index_masks_are_refused():
+    import torch
+
+    target = torch.zeros(1, 4, 4, dtype=torch.long)
+    meter = FScore()
+    with pytest.raises(ValueError, match=r"logits of shape \(1, 5, 4, 4\).*N×19×H×W"):
+        meter.update(torch.randn(1, 5, 4, 4), target)
+    with pytest.raises(ValueError, match="floats shaped like the mask: class indices must be integers"):
+        meter.update(torch.zeros(1, 4, 4), target)
+    assert len(meter) == 0
+    meter.update(torch.randn(1, 19, 4, 4), target)
+    meter.update(torch.zeros(4, 4, dtype=torch.long), torch.zeros(4, 4, dtype=torch.long))
+    assert len(meter) == 2 and meter.scores[1] == pytest.approx(1.0, abs=1e-6)

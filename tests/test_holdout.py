@@ -32,3 +32,20 @@ def test_holdout_split_is_disjoint_by_image_and_covers_the_set(tmp_path):
     assert sorted(train + held) == sorted(pairs)
     with pytest.raises(ValueError, match="fewer than 10"):
         holdout_split(pairs, 10)
+
+
+def test_the_holdout_never_takes_a_classs_last_training_images():
+    rng = np.random.default_rng(2)
+    present = rng.random((200, 19)) < 0.5
+    present[:, 0] = True
+    necklace, earring = CLASSES.index("neck_l"), CLASSES.index("ear_r")
+    present[:, necklace] = False
+    present[7, necklace] = True  # one necklace in the whole set: it must stay in training
+    present[:, earring] = False
+    present[[11, 12], earring] = True  # two earrings: one may be held out, one stays
+    for seed in range(20):
+        chosen = holdout_indices(present, 50, seed=seed)
+        kept = np.setdiff1d(np.arange(200), chosen)
+        assert 7 not in chosen and present[kept, earring].sum() >= 1
+        assert (present[kept].sum(axis=0) >= np.minimum(present.sum(axis=0), 1)).all()  # every class still trained on
+    assert present[holdout_indices(present, 50, seed=0), earring].sum() == 1  # and its share of the rare one

@@ -201,11 +201,12 @@ def test_ranks_split_one_global_batch():
 
 
 def test_cpu_preset_fits_a_cpu_and_the_parameter_budget():
-    from faceparse_lib.models.zoo import PARAMETER_BUDGET, build_model, count_parameters
+    from faceparse_lib.data.rules import RULE_SETS
+    from faceparse_lib.models.zoo import build_model, count_parameters
 
     cfg = TrainConfig.preset("cpu")
     assert cfg.device == "cpu" and cfg.cache_data and cfg.crop_size <= cfg.input_size  # random crops of cached images
-    assert count_parameters(build_model(cfg.model)) <= PARAMETER_BUDGET
+    assert count_parameters(build_model(cfg.model)) < RULE_SETS["challenge"].max_parameters
     assert lr_at(cfg, 0) < lr_at(cfg, cfg.warmup_iterations - 1) == pytest.approx(cfg.lr)  # linear warm-up
     assert set(PRESETS) == {"report", "cpu", "challenge"}
 
@@ -424,3 +425,15 @@ def test_train_final_fit_of_takes_the_holdout_runs_recipe_and_length(tmp_path):
     assert cfg.final_fit and cfg.lr == 0.003 and cfg.run_dir == str(tmp_path / "holdout-run-final")
     assert cfg.iterations == 120  # a flag still overrides
     assert parse_train_flags(["--final-fit-of", str(run)]).iterations == 150  # best.pt's iteration (mIoU peak)
+
+
+def test_the_ema_warms_up_and_its_decay_is_checked():
+    from faceparse_lib.training.loop import build_ema
+
+    model = torch.nn.Linear(2, 2)
+    ema = build_ema(model, TrainConfig.preset("challenge"))
+    assert ema.get_decay(2) < 0.5 and ema.get_decay(100) < 0.99 and ema.get_decay(10**8) == pytest.approx(0.999)
+    assert build_ema(model, TrainConfig.preset("cpu")) is None
+    for bad in (0.0, 1.0, 1.5, -0.1):
+        with pytest.raises(ValueError, match="ema_decay must lie strictly between 0 and 1"):
+            TrainConfig.preset("cpu", ema_decay=bad)

@@ -299,7 +299,7 @@ def test_predict_faces_renumbers_and_zips_the_masks(run_dir, photo_dir, tmp_path
         np.testing.assert_array_equal(read_mask(tmp_path / "bisenet" / name), remap_labels(kit, "celebamask", "face-parsing.pytorch"))
     import zipfile
 
-    assert sorted(zipfile.ZipFile(tmp_path / "masks.zip").namelist()) == ["astronaut.png", "phone.png", "two.png"]
+    assert sorted(zipfile.ZipFile(tmp_path / "masks.zip").namelist()) == ["masks/astronaut.png", "masks/phone.png", "masks/two.png"]
 
 
 # Uploads in a notebook.
@@ -339,3 +339,17 @@ def test_parse_and_render_draws_each_photo_and_parses_a_faceless_one_whole(capsy
     assert list(pictures) == ["me.png", "rocket.png"]
     assert all(p.shape[1] == 900 and p.dtype == np.uint8 for p in pictures.values())
     assert "rocket.png: no face found" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("side", [60, 1200])
+def test_a_model_trained_at_each_images_own_size_parses_a_face_crop_at_512(side):
+    seen = []
+    model = KnownModel(lambda x: seen.append(tuple(x.shape[-2:])) or torch.zeros((x.shape[0], *x.shape[-2:]),
+                                                                               dtype=torch.long), input_size=None)
+    photo = np.full((side * 2, side * 2, 3), 128, np.uint8)
+    box = FaceBox(side // 2, side // 2, side)  # a face of `side` pixels, not CelebA-HQ's 512
+    parse_photo(model, photo, detector=lambda image: [box])
+    assert seen and all(shape == (512, 512) for shape in seen)
+    seen.clear()
+    parse_photo(model, photo, whole_image=True)  # the whole photo too: never at 2,400 px
+    assert seen == [(512, 512)]

@@ -21,3 +21,15 @@ def test_the_seed_edition_ranks_by_miou_without_a_cap():
     rules.check_model(43_589_878, pretrained=True)
     with pytest.raises(ValueError, match="challenge, seed|seed, challenge"):
         rule_set("2024")
+
+
+def test_the_cap_means_fewer_than_in_one_place():
+    from faceparse_lib.data.rules import RULE_SETS
+
+    challenge = RULE_SETS["challenge"]
+    challenge.check_parameters(1_821_084)
+    with pytest.raises(ValueError, match="fewer than 1,821,085.*over by 1"):
+        challenge.check_parameters(1_821_085)
+    assert challenge.parameters_problem(1_821_084) is None and RULE_SETS["seed"].parameters_problem(10**9) is None
+    with pytest.raises(ValueError, match="from scratch"):
+        challenge.check_pretrained(True)

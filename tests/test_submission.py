@@ -103,7 +103,9 @@ SOLUTION = {"solution/run.py": b"print()", "solution/requirements.txt": b"torch\
     ({"a.png": png(GOOD_MASK)}, "no masks/ folder"),
     ({"masks/a.png": png(np.zeros((64, 64, 3), dtype=np.uint8))}, "an RGB image"),
     ({"masks/a.png": png(np.zeros((64, 64, 4), dtype=np.uint8))}, "an RGBA image"),
-    ({"masks/a.png": png(np.zeros((64, 64), dtype=np.uint16))}, "16-bit"),
+    ({"masks/a.png": png(np.full((64, 64), 25, dtype=np.uint16))}, "labels [25] outside 0..18"),
+    ({"masks/a.PNG": png(GOOD_MASK)}, "must be .png in lower case"),
+    ({"masks/a.png": png(GOOD_MASK), "masks/a.PNG": png(GOOD_MASK)}, "two masks for a"),
     ({"masks/a.png": png(np.full((64, 64), 23, dtype=np.uint8))}, "labels [23] outside 0..18"),
     ({"masks/a.png": png(np.zeros((32, 64), dtype=np.uint8))}, "64×32; its image a.jpg is 64×64"),
     ({"masks/a.png": png(GOOD_MASK), "masks/b.png": png(GOOD_MASK)}, "b.png has no test image"),
@@ -123,6 +125,33 @@ def test_check_names_each_usual_mistake(tmp_path, files, fragment):
     Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(images / "a.jpg")
     problems = check_submission(write_zip(tmp_path / "bad.zip", files), images=images)
     assert any(fragment in p for p in problems), problems
+
+
+def test_what_is_allowed_but_worth_fixing_is_a_warning_said_once(tmp_path):
+    files = {"masks/a.png": png(np.zeros((64, 64), dtype=np.uint16)), "masks/.DS_Store": b"finder",
+             "__MACOSX/masks/._a.png": b"fork", ".DS_Store": b"finder"}
+    warnings = []
+    assert check_submission(write_zip(tmp_path / "mac.zip", files), warnings=warnings) == []
+    assert sum("extra file" in w for w in warnings) == 2 and not any("__MACOSX" in w for w in warnings)
+    assert any("16-bit PNG; the course asks for 8-bit" in w for w in warnings)
+    assert any("are 64×64" in w and "512×512" in w for w in warnings)
+
+
+def test_without_images_the_masks_must_share_one_size(tmp_path):
+    files = {"masks/a.png": png(GOOD_MASK), "masks/b.png": png(np.zeros((32, 64), dtype=np.uint8))}
+    problems = check_submission(write_zip(tmp_path / "sizes.zip", files))
+    assert any("masks of 2 sizes" in p for p in problems)
+
+
+def test_parameters_are_counted_as_model_parameters_would_count_them(tmp_path):
+    state = {"conv.weight": torch.zeros(10), "bn.running_mean": torch.zeros(10), "index": torch.zeros(5_000_000,
+                                                                                                      dtype=torch.long)}
+    files = {"masks/a.png": png(GOOD_MASK), **SOLUTION, "solution/ckpt.pth": checkpoint({"state_dict": state})}
+    assert check_submission(write_zip(tmp_path / "buffers.zip", files)) == []
+    state["big"] = torch.zeros(1_821_075)  # 10 + 1,821,075 = the cap itself: not fewer than it
+    files["solution/ckpt.pth"] = checkpoint({"state_dict": state})
+    problems = check_submission(write_zip(tmp_path / "over.zip", files))
+    assert any("1,821,085 parameters" in p and "counted from its state_dict" in p for p in problems)
 
 
 def test_a_good_zip_has_no_problem_and_the_command_says_so(tmp_path, capsys):
@@ -154,9 +183,9 @@ def test_the_hand_ins_readme_says_how_the_model_was_trained(tmp_path):
     from faceparse_lib.course.submission import training_sentence
 
     holdout = training_sentence({"data_root": str(tmp_path), "holdout": 100, "iterations": 40_000}, 38_000)
-    assert "less 100 held out" in holdout and "iteration 38,000" in holdout and "SYNTHETIC" not in holdout
+    assert "100 held out to validate on" in holdout and "iteration 38,000" in holdout and "SYNTHETIC" not in holdout
     final = training_sentence({"data_root": str(tmp_path), "final_fit": True, "iterations": 38_000}, 38_000)
-    assert final.startswith("a final fit on every training pair") and "38,000 iterations" in final
+    assert final.startswith("a final fit on all of the training pairs") and "38,000 iterations" in final
     (tmp_path / SYNTHETIC_MARKER).write_text(SYNTHETIC_MARKER_TEXT)
     assert "SYNTHETIC faces" in training_sentence({"data_root": str(tmp_path), "holdout": 6}, None)
 

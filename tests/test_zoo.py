@@ -6,7 +6,6 @@ from faceparse_lib.classes import NUM_CLASSES
 from faceparse_lib.training.losses import SegmentationLoss
 from faceparse_lib.models.names import DEMO_MODEL, SEED_MODEL
 from faceparse_lib.models.zoo import (
-    PARAMETER_BUDGET,
     build_model,
     check_parameter_budget,
     count_parameters,
@@ -115,15 +114,20 @@ def test_registry_lists_the_seed_and_demo_models():
     assert {SEED_MODEL, DEMO_MODEL} <= set(model_names())
 
 
+CAP = 1_821_085  # the challenge asks for fewer than this
+
+
 def test_demo_model_fits_the_later_years_budget():
     model = build_model(DEMO_MODEL)
-    assert check_parameter_budget(model, PARAMETER_BUDGET) == count_parameters(model) <= PARAMETER_BUDGET
+    assert check_parameter_budget(model, CAP) == count_parameters(model) < CAP
 
 
-def test_budget_check_refuses_the_seed_model_with_its_count(seed_model):
-    with pytest.raises(ValueError, match="43,589,878 parameters, over the budget of 1,821,085"):
-        check_parameter_budget(seed_model, PARAMETER_BUDGET, name=SEED_MODEL)
-    assert check_parameter_budget(seed_model, SEED_TOTAL) == SEED_TOTAL  # the budget itself is allowed
+def test_budget_check_refuses_the_seed_model_and_a_model_of_exactly_the_cap(seed_model):
+    with pytest.raises(ValueError, match="43,589,878 parameters; fewer than 1,821,085 are allowed"):
+        check_parameter_budget(seed_model, CAP, name=SEED_MODEL)
+    with pytest.raises(ValueError, match="over by 1"):  # "fewer than": the cap itself is over
+        check_parameter_budget(seed_model, SEED_TOTAL)
+    assert check_parameter_budget(seed_model, SEED_TOTAL + 1) == SEED_TOTAL
 
 
 def test_summary_names_parameters_and_output_stride(seed_model):
@@ -133,9 +137,9 @@ def test_summary_names_parameters_and_output_stride(seed_model):
 
 
 def test_models_command_lists_and_refuses_over_budget(capsys):
-    assert main(["models", DEMO_MODEL, "--max-params", str(PARAMETER_BUDGET)]) == 0
+    assert main(["models", DEMO_MODEL, "--max-params", str(CAP)]) == 0
     assert DEMO_MODEL in capsys.readouterr().out
     count = count_parameters(build_model(DEMO_MODEL))
-    assert main(["models", DEMO_MODEL, "--max-params", str(count - 1)]) == 1
-    assert f"{count:,} parameters, over the budget of {count - 1:,}" in capsys.readouterr().err
+    assert main(["models", DEMO_MODEL, "--max-params", str(count)]) == 1  # exactly N: not fewer than N
+    assert f"{count:,} parameters; fewer than {count:,} are allowed" in capsys.readouterr().err
     assert main(["models", "no_such_model"]) == 1

@@ -70,10 +70,10 @@ def training_sentence(config: dict, iteration: int | None) -> str:
     total = _training_pairs(config)
     pairs = f"{total:,} " if total else ""
     data = (f"the kit's {pairs}SYNTHETIC faces (a demo, not the course's data)" if synthetic
-            else f"the {pairs}training pairs only")
+            else f"the {pairs}training pairs (no other data)")
     at = f"; the checkpoint of iteration {iteration:,}" if iteration else ""
     if config.get("final_fit"):
-        return (f"a final fit on every one of {data} for {config.get('iterations', 0):,} iterations, the "
+        return (f"a final fit on all of {data} for {config.get('iterations', 0):,} iterations, the "
                 f"length its holdout run chose; no validation, the last checkpoint{at}")
     if config.get("holdout"):
         trained = f"{total - config['holdout']:,} of " if total else ""
@@ -205,11 +205,13 @@ class HandIn:
     phase: Phase
     masks: int
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line: where the zip is, what it holds, whether the checker found a problem, the phase's limits."""
         holds = f"{self.masks} masks of the {self.phase.split} images" + (" + solution/" if self.phase.solution else "")
         checked = "; ".join(self.problems) or "checked, no problem found"
+        checked += "".join(f"; warning: {w}" for w in self.warnings)
         return (f"{self.phase.name} phase: {self.path} ({self.path.stat().st_size / 1e6:.1f} MB, {holds}): {checked}. "
                 f"Upload it to the {self.phase.name} phase: {self.phase.limits}.")
 
@@ -262,20 +264,27 @@ def hand_in(run_dir: str | Path, data_root: str | Path, phase: str, out: str | P
                              "this one in anyway")
     path = build_submission(run_dir, images, Path(out) if out else run_dir / f"{phase}-phase.zip",
                             with_solution=spec.solution, tta=tta, progress=progress)
-    problems = check_submission(path, images=images, solution=spec.solution)
+    warnings: list[str] = []
+    problems = check_submission(path, images=images, solution=spec.solution, warnings=warnings)
     with zipfile.ZipFile(path) as archive:
         masks = sum(1 for n in archive.namelist() if n.startswith("masks/") and n.endswith(".png"))
-    return HandIn(path, spec, masks, problems)
+    return HandIn(path, spec, masks, problems, warnings)
 
 
-def check_submission(zip_path: str | Path, images: str | Path | None = None, solution: bool | None = None) -> list[str]:
+MAC_EXTRAS = (".DS_Store", "._")  # what macOS Finder adds to the zips it makes
+
+
+def check_submission(zip_path: str | Path, images: str | Path | None = None, solution: bool | None = None,
+                     warnings: list[str] | None = None) -> list[str]:
     """Every problem of a hand-in zip, each naming its file; [] when it is fine.
 
-    `images` (the test images) also checks one mask per image, by name and size; `solution=True` requires
-    solution/ (the test phase), None checks it when the zip has one.
+    `images` (the test images) also checks one mask per image, by name and size; without them the masks must share
+    one size. `solution=True` requires solution/ (the test phase), None checks it when the zip has one. What is
+    allowed but worth fixing (macOS extras, 16-bit masks, masks not 512×512) is added to `warnings` when given.
     """
     from PIL import Image
 
+    warnings = warnings if warnings is not None else []
     zip_path = Path(zip_path)
     try:
         archive = zipfile.ZipFile(zip_path)
@@ -283,20 +292,36 @@ def check_submission(zip_path: str | Path, images: str | Path | None = None, sol
         return [f"{zip_path}: not a zip file ({err})"]
     with archive:
         names = [n for n in archive.namelist() if not n.endswith("/") and not n.startswith("__MACOSX/")]
+        extras = [n for n in names if Path(n).name.startswith(MAC_EXTRAS)]
+        warnings += [f"{zip_path}: {n}: an extra file (macOS Finder's); harmless, but better left out" for n in extras]
+        names = [n for n in names if n not in extras]
         problems = _layout_problems(zip_path, names)
-        masks = {Path(n).stem: n for n in names if n.startswith("masks/") and n.count("/") == 1}
+        in_masks = [n for n in names if n.startswith("masks/") and n.count("/") == 1 and n.lower().endswith(".png")]
+        by_stem: dict[str, list[str]] = {}
+        for name in in_masks:
+            by_stem.setdefault(Path(name).stem, []).append(name)
+        problems += [f"{zip_path}: {' and '.join(sorted(found))}: two masks for {stem}; keep {stem}.png"
+                     for stem, found in sorted(by_stem.items()) if len(found) > 1]
+        masks = {stem: sorted(found)[-1] for stem, found in by_stem.items()}  # "a.png" sorts after "a.PNG"
         wanted: dict[str, Path] = {}
         if images is not None:
             from faceparse_lib.evaluation.masks import list_images
 
             wanted = {p.stem: p for p in list_images(images)[0]}
+        sizes: dict[tuple[int, int], list[str]] = {}
         for stem, name in sorted(masks.items()):
-            problems += _mask_problems(zip_path, name, archive.read(name), wanted.get(stem), Image)
+            problems += _mask_problems(zip_path, name, archive.read(name), wanted.get(stem), Image, warnings, sizes)
         if images is not None:
             problems += [f"{zip_path}: masks/{stem}.png missing for {path.name}" for stem, path in sorted(wanted.items())
                          if stem not in masks]
             problems += [f"{zip_path}: {masks[stem]} has no test image {stem}.* in {images}"
                          for stem in sorted(masks.keys() - wanted.keys())]
+        elif len(sizes) > 1:
+            counted = ", ".join(f"{w}×{h}: {len(found)} (e.g. {found[0]})" for (w, h), found in sorted(sizes.items()))
+            problems.append(f"{zip_path}: masks of {len(sizes)} sizes ({counted}); each must be its image's size, "
+                            "and the hand-out's images are all one size (pass --images to check them one by one)")
+        warnings += [f"{zip_path}: {len(found)} mask(s) are {w}×{h}, e.g. {found[0]}; the hand-out's images are "
+                     "512×512" for (w, h), found in sorted(sizes.items()) if (w, h) != (512, 512) and images is None]
         has_solution = any(n.startswith("solution/") for n in names)
         if solution or (solution is None and has_solution):
             problems += [f"{zip_path}: solution/{f} missing" for f in SOLUTION_FILES if f"solution/{f}" not in names]
@@ -306,32 +331,41 @@ def check_submission(zip_path: str | Path, images: str | Path | None = None, sol
 
 
 def _layout_problems(zip_path: Path, names: list[str]) -> list[str]:
-    """The top of the zip: masks/ (and solution/) there, not inside one enclosing folder."""
+    """The top of the zip: masks/ (and solution/) there, not inside one enclosing folder; masks named STEM.png."""
     tops = {n.split("/")[0] for n in names}
     if not any(n.startswith("masks/") for n in names):
         if len(tops) == 1 and any(n.split("/", 1)[-1].startswith("masks/") for n in names):
             return [f"{zip_path}: masks/ and solution/ sit inside the folder {tops.pop()}/; zip their contents so "
                     "they are at the zip's top"]
         return [f"{zip_path}: no masks/ folder at the zip's top"]
-    return [f"{zip_path}: {n} is not a PNG in masks/" for n in names if n.startswith("masks/") and
-            (n.count("/") != 1 or not n.lower().endswith(".png"))]
+    problems = [f"{zip_path}: {n} is not a PNG in masks/" for n in names if n.startswith("masks/") and
+                (n.count("/") != 1 or not n.lower().endswith(".png"))]
+    return problems + [f"{zip_path}: {n}: the extension must be .png in lower case (a grader on Linux looking for "
+                       f"{Path(n).stem}.png finds nothing)" for n in names
+                       if n.startswith("masks/") and n.count("/") == 1 and n.lower().endswith(".png")
+                       and not n.endswith(".png")]
 
 
-def _mask_problems(zip_path: Path, name: str, data: bytes, image: Path | None, image_module: Any) -> list[str]:
-    """A mask that is not 8-bit single-channel class indices 0..18, or not its image's size."""
+def _mask_problems(zip_path: Path, name: str, data: bytes, image: Path | None, image_module: Any,
+                   warnings: list[str], sizes: dict[tuple[int, int], list[str]]) -> list[str]:
+    """A mask that is not single-channel class indices 0..18, or not its image's size; 16-bit ones are warned of."""
     where = f"{zip_path}: {name}"
     try:
         picture = image_module.open(io.BytesIO(data))
         picture.load()
     except Exception as err:  # noqa: BLE001 - any decoding failure is this file's problem
         return [f"{where}: unreadable ({err})"]
-    if picture.mode not in ("L", "P"):
-        kind = {"RGB": "an RGB", "RGBA": "an RGBA", "I;16": "a 16-bit", "I": "a 32-bit"}.get(picture.mode, picture.mode)
+    if picture.mode in ("I;16", "I;16B", "I"):
+        warnings.append(f"{where}: a {'32' if picture.mode == 'I' else '16'}-bit PNG; the course asks for 8-bit "
+                        "(today's Pillow reads its class indices with convert('P'), an older one may not)")
+    elif picture.mode not in ("L", "P"):
+        kind = {"RGB": "an RGB", "RGBA": "an RGBA", "LA": "a grey+alpha"}.get(picture.mode, picture.mode)
         return [f"{where}: {kind} image; the graders read it with convert('P'), which turns colours into "
                 "nonsense: write one channel of class indices"]
     labels = np.unique(np.asarray(picture))
-    bad = labels[labels >= NUM_CLASSES]
+    bad = labels[(labels < 0) | (labels >= NUM_CLASSES)]
     problems = [f"{where}: labels {bad[:8].tolist()} outside 0..{NUM_CLASSES - 1}"] if bad.size else []
+    sizes.setdefault(picture.size, []).append(name)
     if image is not None:
         with image_module.open(image) as source:
             if source.size != picture.size:
@@ -352,9 +386,11 @@ def _checkpoint_problems(zip_path: Path, data: bytes) -> list[str]:
                 f"({str(err).splitlines()[0][:160]})"]
     if not isinstance(state, dict) or "state_dict" not in state:
         return [f"{where}: no 'state_dict'; the course's template loads ckpt['state_dict']"]
-    # Parameters, as sum(p.numel() for p in model.parameters()) counts them: BatchNorm's buffers are not.
+    # As sum(p.numel() for p in model.parameters()) would count them, from the state_dict alone: BatchNorm's
+    # statistics and integer buffers (indices, counters) are no parameters.
     buffers = ("running_mean", "running_var", "num_batches_tracked")
-    count = sum(t.numel() for k, t in state["state_dict"].items() if hasattr(t, "numel") and not k.endswith(buffers))
-    if CHALLENGE.max_parameters is not None and count >= CHALLENGE.max_parameters:
-        return [f"{where}: {count:,} parameters; the challenge asks for fewer than {CHALLENGE.max_parameters:,}"]
-    return []
+    count = sum(t.numel() for k, t in state["state_dict"].items()
+                if hasattr(t, "is_floating_point") and t.is_floating_point() and not k.endswith(buffers))
+    problem = CHALLENGE.parameters_problem(count, f"{where}: the model (counted from its state_dict: floating-point "
+                                                  "tensors but BatchNorm statistics)")
+    return [problem] if problem else []

@@ -28,24 +28,41 @@ def classes_present(mask_paths: Sequence[Path]) -> np.ndarray:
 
 
 def holdout_indices(present: np.ndarray, size: int, seed: int = 0) -> list[int]:
-    """Indices of `size` images, stratified so every rare class gets its share (at least one image where it occurs)."""
+    """Indices of `size` images, stratified so every rare class gets its share, and never a class's last images.
+
+    A rare class gets at least one held-out image where it occurs in two or more; whatever is held out, training
+    keeps at least one image of every class the set holds (a class seen only in validation is never learnt).
+    """
     n = len(present)
     if not 0 < size < n:
         raise ValueError(f"a holdout of {size} images from {n}: expected at least 1 and fewer than {n}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
+    remaining = present.sum(axis=0)  # images of each class still in training
     chosen: list[int] = []
+
+    def take(i: int) -> bool:
+        if i in chosen or len(chosen) >= size or (remaining[present[i]] <= 1).any():
+            return False
+        chosen.append(int(i))
+        remaining[present[i]] -= 1
+        return True
+
     for c in sorted(RARE_CLASSES, key=lambda c: present[:, c].sum()):  # rarest first
         holding = [i for i in order if present[i, c]]
-        want = min(len(holding), max(1, round(size * len(holding) / n))) if holding else 0
+        want = min(len(holding) // 2, max(1, round(size * len(holding) / n))) if holding else 0
         have = sum(present[i, c] for i in chosen)
         for i in holding:
-            if have >= want or len(chosen) >= size:
+            if have >= want:
                 break
-            if i not in chosen:
-                chosen.append(int(i))
-                have += 1
-    chosen += [int(i) for i in order if i not in chosen][: size - len(chosen)]
+            have += take(i)
+    for i in order:
+        if len(chosen) >= size:
+            break
+        take(i)
+    if len(chosen) < size:
+        raise ValueError(f"a holdout of {size} images from {n} would take the last training image of a class; "
+                         f"at most {len(chosen)} can be held out")
     return sorted(chosen)
 
 

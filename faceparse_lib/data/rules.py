@@ -24,17 +24,30 @@ class RuleSet:
     pretrained_allowed: bool
     ensembles_allowed: bool
 
-    def check_model(self, parameters: int, pretrained: bool, model: str = "the model") -> None:
-        """Raise ValueError naming the rule when a model of `parameters` (pretrained or not) breaks this rule set."""
-        if self.max_parameters is not None and parameters >= self.max_parameters:
-            raise ValueError(
-                f"{model} has {parameters:,} parameters; the {self.title} rules ask for fewer than "
+    def parameters_problem(self, parameters: int, model: str = "the model") -> str | None:
+        """What is wrong with a model of `parameters` under this rule set's cap ("fewer than"), or None."""
+        if self.max_parameters is None or parameters < self.max_parameters:
+            return None
+        return (f"{model} has {parameters:,} parameters; the {self.title} rules ask for fewer than "
                 f"{self.max_parameters:,} (sum(p.numel() for p in model.parameters())): over by "
-                f"{parameters - self.max_parameters + 1:,}"
-            )
+                f"{parameters - self.max_parameters + 1:,}")
+
+    def check_parameters(self, parameters: int, model: str = "the model") -> None:
+        """Raise ValueError naming the rule when a model of `parameters` is not under the cap."""
+        problem = self.parameters_problem(parameters, model)
+        if problem:
+            raise ValueError(problem)
+
+    def check_pretrained(self, pretrained: bool, model: str = "the model") -> None:
+        """Raise ValueError naming the rule when pretrained weights are not allowed."""
         if pretrained and not self.pretrained_allowed:
             raise ValueError(f"{model} with pretrained=True: the {self.title} rules ask for training from scratch "
                              "(no pretrained weights, no external data)")
+
+    def check_model(self, parameters: int, pretrained: bool, model: str = "the model") -> None:
+        """Both checks: the parameter cap, then pretraining."""
+        self.check_parameters(parameters, model)
+        self.check_pretrained(pretrained, model)
 
 
 RULE_SETS: dict[str, RuleSet] = {

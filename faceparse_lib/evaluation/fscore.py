@@ -83,16 +83,34 @@ class FScore:
                  class_names: Sequence[str] | None = None) -> None:
         self.num_classes, self.ignore_index = num_classes, ignore_index
         self.class_names = tuple(class_names or class_names_for(num_classes))
-        self.confusions = np.zeros((0, num_classes, num_classes), dtype=np.int64)
+        self._batches: list[np.ndarray] = []  # joined when read: one concatenation, not one per update
+
+    @property
+    def confusions(self) -> np.ndarray:
+        """N×C×C confusion counts of every image added so far, in order."""
+        if len(self._batches) != 1:
+            empty = np.zeros((0, self.num_classes, self.num_classes), dtype=np.int64)
+            self._batches = [np.concatenate([empty, *self._batches])]
+        return self._batches[0]
+
+    @confusions.setter
+    def confusions(self, value: np.ndarray) -> None:
+        self._batches = [np.asarray(value, dtype=np.int64)]
 
     @torch.no_grad()
     def update(self, pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray) -> None:
         """Add a batch: class indices shaped like `target` (N×H×W or H×W), or logits/probabilities N×C×H×W."""
         pred, target = torch.as_tensor(pred), torch.as_tensor(target)
         if pred.is_floating_point():
+            c, shape = self.num_classes, tuple(target.shape)
+            expected = {2: (c, *shape), 3: (shape[0], c, *shape[1:])}.get(target.ndim)
+            if tuple(pred.shape) != expected:
+                what = ("floats shaped like the mask: class indices must be integers"
+                        if tuple(pred.shape) == shape else f"logits of shape {tuple(pred.shape)}")
+                raise ValueError(f"prediction holds {what}; expected N×{c}×H×W logits for an N×H×W mask of "
+                                 f"{c} classes (or integer class indices shaped like it)")
             pred = pred.max(dim=-3).indices  # the same first-max indices as argmax, several times faster on CPU
-        batch = image_confusions(pred, target, self.num_classes, self.ignore_index)
-        self.confusions = np.concatenate([self.confusions, batch])
+        self._batches.append(image_confusions(pred, target, self.num_classes, self.ignore_index))
 
     @property
     def scores(self) -> np.ndarray:

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 MAX_PASTE_SIDE = 1024  # class probabilities are resized to at most this side, the labels then upscaled: a 12 MP
 # photo's 19 probability maps would take gigabytes
+# A face crop is a CelebA-HQ frame: a model trained at each image's own size (input_size None, the challenge's)
+# saw 512 px faces, so that is the size it parses one at; never a crop's own 60 or 2,000 px.
+FACE_SIDE = 512
 BOX_COLOUR, CROP_COLOUR = (0, 255, 0), (255, 255, 0)
 
 Detector = Callable[[np.ndarray], Sequence[FaceBox]]
@@ -86,10 +89,11 @@ def parse_photo(
     Each detected face is cut as a square crop framed by `framing` (border pixels repeated where the crop leaves
     the photo), parsed at the model's input size, and pasted back; where crops overlap, a pixel takes the label of
     the face whose crop centre is nearer. Raises `NoFaceFound` when there is no face. `whole_image=True` skips
-    detection and parses the whole photo as if it were an aligned face (and returns no faces).
+    detection and parses the whole photo as if it were an aligned face (and returns no faces). A model trained at
+    each image's own size (input_size None) parses at FACE_SIDE, the size of the faces it was trained on.
     """
     image = as_photo(photo)
-    input_size = resolve_input_size(model, MODEL_INPUT_SIZE)
+    input_size = resolve_input_size(model, MODEL_INPUT_SIZE) or FACE_SIDE
     height, width = image.shape[:2]
     if whole_image:
         return _parse(model, image, input_size, tta), []

@@ -19,9 +19,6 @@ from faceparse_lib.models.ops import resize
 
 log = logging.getLogger(__name__)
 
-# Today's challenge caps models below this many parameters (and bans pretrained weights).
-PARAMETER_BUDGET = RULE_SETS["challenge"].max_parameters
-
 SMP_PREFIX = "smp:"
 
 def count_parameters(model: nn.Module) -> int:
@@ -30,12 +27,11 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def check_parameter_budget(model: nn.Module, max_params: int, name: str = "model") -> int:
-    """The parameter count of `model`; raises ValueError when it is over `max_params`."""
+    """The parameter count of `model`; raises ValueError unless it is fewer than `max_params` (the course's rule)."""
     count = count_parameters(model)
-    if count > max_params:
-        raise ValueError(
-            f"{name}: {count:,} parameters, over the budget of {max_params:,} by {count - max_params:,}"
-        )
+    if count >= max_params:
+        raise ValueError(f"{name}: {count:,} parameters; fewer than {max_params:,} are allowed "
+                         f"(over by {count - max_params + 1:,})")
     return count
 
 

@@ -77,6 +77,8 @@ class TrainConfig:
             raise ValueError(f"loss {self.loss!r}: choose from {', '.join(LOSS_NAMES)}")
         if self.holdout < 0:
             raise ValueError(f"holdout must be 0 (use the val split) or a number of train images, got {self.holdout}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie strictly between 0 and 1 (None: no EMA), got {self.ema_decay}")
         if self.final_fit and self.holdout:
             raise ValueError(f"final_fit trains on every training pair: holdout must be 0, got {self.holdout}")
         if self.amp not in ("auto", "fp16", "bf16", "off"):

@@ -184,10 +184,9 @@ def _train(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | 
 def check_rules(cfg: TrainConfig) -> None:
     """Refuse, before any work, a run that breaks its rule set (a model at or over the cap, pretrained weights)."""
     rules = rule_set(cfg.rules)
-    if cfg.pretrained and not rules.pretrained_allowed:
-        rules.check_model(0, cfg.pretrained, cfg.model)
+    rules.check_pretrained(cfg.pretrained, cfg.model)  # first: it needs no model built
     if rules.max_parameters is not None:
-        rules.check_model(count_parameters(build_model(cfg.model, num_classes=cfg.num_classes)), cfg.pretrained, cfg.model)
+        rules.check_parameters(count_parameters(build_model(cfg.model, num_classes=cfg.num_classes)), cfg.model)
 
 
 def start_session(cfg: TrainConfig, env: distributed.Distributed, callback: Callable | None,
@@ -211,7 +210,7 @@ def start_session(cfg: TrainConfig, env: distributed.Distributed, callback: Call
     scheduler = build_scheduler(optimizer, cfg)
     dtype = amp_dtype(cfg, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    ema = ModelEmaV3(model, decay=cfg.ema_decay) if cfg.ema_decay else None
+    ema = build_ema(model, cfg)
     state = RunState()
     if resumed is not None:
         state = restore(resumed, model, optimizer, scheduler, scaler)
@@ -226,6 +225,15 @@ def start_session(cfg: TrainConfig, env: distributed.Distributed, callback: Call
     csv_log = CsvLog(run_dir / LOG_FILE, keep_until=state.iteration if resumed else None, enabled=env.is_main)
     return Session(cfg, env, run_dir, model, net, loss_fn, optimizer, scheduler, scaler, dtype, channels_last, state,
                    csv_log, ema, callback, stop, time.perf_counter(), dict(state.running), pairs)
+
+
+def build_ema(model: nn.Module, cfg: TrainConfig) -> ModelEmaV3 | None:
+    """timm's EMA of the weights, its decay warmed up from 0 toward `ema_decay` (None without an EMA).
+
+    Without the warm-up, at 0.999 the first validations would score an average still dominated by the first,
+    untrained weights.
+    """
+    return ModelEmaV3(model, decay=cfg.ema_decay, use_warmup=True) if cfg.ema_decay is not None else None
 
 
 def train_step(session: Session, images: torch.Tensor, masks: torch.Tensor) -> dict[str, float]:

@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from faceparse_lib.training.losses import SegmentationLoss
     from faceparse_lib.evaluation.metrics import ConfusionMatrix
     from faceparse_lib.models.names import DEMO_MODEL, SEED_MODEL
-    from faceparse_lib.models.zoo import PARAMETER_BUDGET, build_model, check_parameter_budget, model_summary
+    from faceparse_lib.data.rules import RULE_SETS
+    from faceparse_lib.models.zoo import build_model, count_parameters, model_summary
     from faceparse_lib.data.synthetic import make_synthetic_dataset
     from faceparse_lib.data.stats import class_weights, count_pixels, reference_counts, weights_record
 
@@ -70,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
     seed_model = build_model(SEED_MODEL)
     print(model_summary(seed_model, SEED_MODEL) + "  (the report: 43,589,878)")
     demo_model = build_model(DEMO_MODEL).eval()
-    check_parameter_budget(demo_model, PARAMETER_BUDGET, DEMO_MODEL)
-    print(model_summary(demo_model, DEMO_MODEL) + f"  (within the {PARAMETER_BUDGET:,}-parameter budget)")
+    challenge = RULE_SETS["challenge"]
+    challenge.check_parameters(count_parameters(demo_model), DEMO_MODEL)
+    print(model_summary(demo_model, DEMO_MODEL) + f"  (fewer than the challenge's {challenge.max_parameters:,})")
     del seed_model
 
     _step(f"5. loss and metrics of the untrained {DEMO_MODEL} on the validation set (a baseline, not a result)")

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-params", type=int, metavar="N",
-        help="exit non-zero if a model has more than N parameters (the challenge's cap: 1821085, which a model must stay under)",
+        help="exit non-zero unless every model has fewer than N parameters (the challenge asks for fewer than 1821085)",
     )
     parser.add_argument("--num-classes", type=int, default=NUM_CLASSES, help="classes the models predict (default: %(default)s)")
 
@@ -29,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
     over_budget = False
     for name in args.names or model_names():
         model = build_model(name, num_classes=args.num_classes)  # an unknown name: ValueError, reported by the CLI
-        room = cap - count_parameters(model)  # the challenge asks for fewer than `cap`
-        fits = f"challenge cap: {room:,} to spare" if room > 0 else f"challenge cap: over by {1 - room:,}"
+        room = cap - 1 - count_parameters(model)  # the challenge asks for fewer than `cap`
+        fits = f"challenge cap: {room:,} to spare" if room >= 0 else f"challenge cap: over by {-room:,}"
         print(f"{model_summary(model, name)}  ({fits})", flush=True)
         if args.max_params is not None:
             try:

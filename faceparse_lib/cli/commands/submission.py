@@ -33,7 +33,10 @@ def run(args: argparse.Namespace) -> int:
     if args.items[0] == "check":
         if len(args.items) != 2:
             raise ValueError("usage: submission check ZIP [--images TEST_IMAGES]")
-        problems = check_submission(args.items[1], images=args.images)
+        warnings: list[str] = []
+        problems = check_submission(args.items[1], images=args.images, warnings=warnings)
+        for warning in warnings:
+            print(f"warning: {warning}")
         for problem in problems:
             print(f"problem: {problem}")
         if problems:
