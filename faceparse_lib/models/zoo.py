@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from faceparse_lib.classes import NUM_CLASSES
-from faceparse_lib.data.rules import RULE_SETS
 from faceparse_lib.models.deeplab import deeplabv3plus_r50
 from faceparse_lib.models.names import CHALLENGE_MODEL, DEMO_MODEL, SEED_MODEL
 from faceparse_lib.models.ops import resize
