@@ -235,3 +235,52 @@ def test_the_test_phase_refuses_a_run_that_is_not_the_best_unless_told(tmp_path)
     empty = make_synthetic_dataset(tmp_path / "no_test", 2, 1, size=32, workers=0)
     with pytest.raises(ValueError, match="test/images: no images; the test phase.*a week before the deadline"):
         hand_in(tmp_path / "stronger", empty, "test")
+
+
+def test_requirements_pin_the_network_and_give_the_rest_the_kits_own_floors(monkeypatch):
+    import re
+
+    from faceparse_lib.course import submission
+
+    lines = submission.pinned_requirements().splitlines()
+    assert [line.split("==")[0] for line in lines if "==" in line] == ["segmentation-models-pytorch", "timm"]
+    declared = dict(re.findall(r'"([A-Za-z-]+)>=([0-9.]+)"', (Path(__file__).parents[1] / "pyproject.toml").read_text()))
+    for name, floor in submission.FLOORS.items():
+        assert f"{name}>={floor}" in lines and declared[name] == floor  # one floor, the kit's
+    monkeypatch.setattr(submission.metadata, "version", lambda name: "0.7.0.dev3+g1234")
+    with pytest.raises(ValueError, match="not a final release.*pip install 'segmentation-models-pytorch==0.7.0'"):
+        submission.pinned_requirements()
+
+
+def _python_310():
+    import glob
+    import shutil
+
+    candidates = [*glob.glob(str(Path.home() / ".pyenv/versions/3.10*/bin/python3.10")), shutil.which("python3.10")]
+    for found in filter(None, candidates):
+        try:  # a pyenv shim exists even when it cannot run 3.10
+            subprocess.run([found, "-c", "pass"], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError):
+            continue
+        return found
+    return None
+
+
+@pytest.mark.slow
+def test_the_solution_installs_from_its_own_requirements_on_python_3_10_and_writes_the_same_masks(runs, data, tmp_path):
+    python = _python_310()
+    if python is None:
+        pytest.skip("no Python 3.10 interpreter on this machine")
+    archive = build_submission(runs["unet_mnv3s"], data / "test" / "images", tmp_path / "hand-in.zip",
+                               with_solution=True, tta="flip")
+    with zipfile.ZipFile(archive) as opened:
+        opened.extractall(tmp_path / "unpacked")
+    solution, venv = tmp_path / "unpacked" / "solution", tmp_path / "grader"
+    subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-r", "requirements.txt"], cwd=solution, check=True)
+    for image in sorted((data / "test" / "images").iterdir()):
+        out = tmp_path / f"{image.stem}.png"
+        subprocess.run([str(venv / "bin" / "python"), "run.py", "--input", str(image), "--output", str(out),
+                        "--weights", "ckpt.pth"], cwd=solution, check=True, capture_output=True, text=True)
+        expected = np.asarray(Image.open(tmp_path / "unpacked" / "masks" / f"{image.stem}.png").convert("P"))
+        np.testing.assert_array_equal(np.asarray(Image.open(out).convert("P")), expected)
