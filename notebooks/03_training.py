@@ -77,6 +77,7 @@ from IPython.display import display
 
 from faceparse_lib.course import prepare_run_dir, workspace
 from faceparse_lib.data.rules import METRIC_NAMES
+from faceparse_lib.models.checkpoint import read_checkpoint
 from faceparse_lib.data import list_pairs, read_pair
 from faceparse_lib.data.transforms import swap_left_right
 from faceparse_lib.report.tables import best_row_class_table
@@ -146,8 +147,9 @@ log = read_log(run_dir)
 display(loss_curves(log))  # Figure 1 of the report: the main head's loss, train and val, like with like
 
 # %%
-per_class = best_row_class_table(log, ws.metric)  # the validation best.pt holds
-display(score_curve(log, ws.metric, best_iteration=per_class.attrs["iteration"]))  # Figure 2: the star marks best.pt
+best_iteration = read_checkpoint(run_dir / "best.pt")["iteration"]  # as best.pt itself says
+per_class = best_row_class_table(log, ws.metric, iteration=best_iteration)
+display(score_curve(log, ws.metric, best_iteration=best_iteration))  # Figure 2: the star marks best.pt
 best = log[(log["kind"] == "val") & (log["iteration"] == per_class.attrs["iteration"])].iloc[0]
 print(f"best.pt: val {METRIC_NAMES[ws.metric]} {best[ws.metric]:.4f} (mIoU {best['miou']:.4f}) at iteration "
       f"{int(best['iteration']):,}; trained {int(log['iteration'].max()):,} iterations in "

@@ -76,7 +76,7 @@ from IPython.display import display
 
 from faceparse_lib.course import hand_in_images, phase_hand_in, trained_run, workspace
 from faceparse_lib.data import FaceParsingDataset
-from faceparse_lib.data.rules import METRIC_NAMES
+from faceparse_lib.data.rules import METRIC_NAMES, score_headline
 from faceparse_lib.evaluation import FScore, evaluate, predict_folder, zip_masks
 from faceparse_lib.models import load_checkpoint
 from faceparse_lib.report.tables import class_score_comparison, class_table, score_comparison
@@ -102,8 +102,7 @@ print(f"model from {run_dir}, trained at input size {model.input_size}; {len(val
 # %%
 fscores = FScore()
 matrix = evaluate(model, val, progress=True, fscore=fscores)
-scores = {"fscore": f"F-score (per image, the challenge's) {fscores.mean():.4f}", "miou": f"mIoU {matrix.miou():.4f}"}
-print("   ".join([scores[ws.metric], scores["miou" if ws.metric == "fscore" else "fscore"]])
+print(score_headline({"fscore": fscores.mean(), "miou": matrix.miou()}, ws.metric)
       + f"   mean F1 (no background) {matrix.mean_f1():.4f}   pixel accuracy {matrix.pixel_accuracy():.4f}")
 display(class_table(matrix, fscores, ws.metric).style.format(precision=3))
 

@@ -37,7 +37,7 @@ def test_good_predictions_are_scored_and_every_bad_one_is_named(folders):
     for stem, pred in (("img0", truths["img0"]), ("img1", truths["img1"]), ("img2", half)):
         expected.update(pred, truths[stem])
     np.testing.assert_allclose(result.fscore.scores, expected.scores)
-    assert result.worst(1)[0][0] == "img2"
+    assert result.worst(4)[3][0] == "img2"  # the 3 unscored (0) first, then the worst scored one
     problems = "\n".join(result.problems)
     for fragment in ("img3.png: a colour mask", "img4.png: 12×8; expected the true mask's 12×16", "img5.png: missing",
                      "other.png: no true mask"):
@@ -77,3 +77,30 @@ def test_a_255_in_a_prediction_is_a_wrong_class_in_the_fscore(tmp_path):
     f_skin = 2 * 1 * recall_skin / (1 + recall_skin)
     assert result.fscore.scores[0] == pytest.approx((1 + f_skin) / 2, abs=1e-6)
     assert len(result.per_class_fscore()) == 19
+
+
+def test_predictions_are_read_as_the_course_reads_them_and_stray_labels_are_wrong_not_zero(tmp_path):
+    truth = np.zeros((8, 8), dtype=np.uint8)
+    truth[:, 4:] = 1
+    write_mask(truth, tmp_path / "true" / "a.png")
+    write_mask(truth, tmp_path / "true" / "b.png")
+    stray = truth.copy()
+    stray[:, 6:] = 20  # a label of no class: half the skin wrong, the image still scored
+    write_mask(stray, tmp_path / "pred" / "a.png")
+    Image.fromarray(truth.astype(np.uint16)).save(tmp_path / "pred" / "b.png")  # 16-bit, read as convert("P") reads it
+    result = score_folders(tmp_path / "pred", tmp_path / "true")
+    assert result.stems == ["a", "b"] and result.unscored == []
+    f_skin = 2 * 0.5 / 1.5
+    expected_b = FScore()
+    expected_b.update(np.array(Image.open(tmp_path / "pred" / "b.png").convert("P")), truth)
+    np.testing.assert_allclose(result.fscore.scores, [(1 + f_skin) / 2, expected_b.scores[0]], atol=1e-6)
+
+
+def test_an_image_with_nothing_to_score_counts_in_no_mean_and_unscored_images_rank_worst(tmp_path):
+    write_mask(np.full((4, 4), 255, np.uint8), tmp_path / "true" / "empty.png")
+    write_mask(np.ones((4, 4), np.uint8), tmp_path / "true" / "face.png")
+    write_mask(np.ones((4, 4), np.uint8), tmp_path / "true" / "gone.png")
+    write_mask(np.ones((4, 4), np.uint8), tmp_path / "pred" / "face.png")
+    result = score_folders(tmp_path / "pred", tmp_path / "true")
+    assert result.unscored == ["gone"] and result.leaderboard_fscore() == pytest.approx(0.5, abs=1e-6)
+    assert result.worst(1) == [("gone", 0.0)]

@@ -112,7 +112,7 @@ def test_write_report_writes_every_table_and_figure_and_report_md_references_eac
     confusion = pd.read_csv(out / "tables" / "confusion_matrix.csv", index_col=0)
     assert confusion.to_numpy().sum() == 3 * 64 * 64  # every val pixel of the untrained model's predictions
     runs = pd.read_csv(out / "tables" / "runs.csv")
-    assert list(runs["class weights"]) == ["log2", "none"] and list(runs["at iteration"]) == [150, 100]
+    assert list(runs["class weights"]) == ["log2", "none"] and list(runs["best.pt at iteration"]) == [150, 100]
 
 
 def test_write_report_reads_f1_and_the_confusion_matrix_from_a_saved_evaluation_without_data(tmp_path):
@@ -311,3 +311,30 @@ def test_a_report_of_a_run_on_the_synthetic_demo_says_so_on_every_figure(tmp_pat
                    for d in ("report", "real-report")]
     reds = [int(((rows[..., 0] > 150) & (rows[..., 1] < 40)).sum()) for rows in banner_rows]
     assert reds[0] > 100 and reds[1] == 0  # the red strip on top of the demo's figure only
+
+
+def test_the_runs_table_of_challenge_runs_leads_with_best_pts_fscore(tmp_path):
+    from faceparse_lib.report.tables import runs_table
+
+    run_dir = make_fake_run(tmp_path / "run", None, None, checkpoint=False, peak=100)  # mIoU peaks at 100
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "rules": "challenge"}))
+    log = pd.read_csv(run_dir / "log.csv")
+    val = log.index[log["kind"] == "val"]
+    log.loc[val, "fscore"] = np.linspace(0.5, 0.9, len(val))  # the F-score's best (best.pt): the last validation
+    log.to_csv(run_dir / "log.csv", index=False)
+    table = runs_table([read_run(run_dir)])
+    assert list(table.columns[5:8]) == ["best.pt at iteration", "F-score", "mIoU"]
+    assert table["best.pt at iteration"].iloc[0] == int(log.loc[val[-1], "iteration"])
+    assert table["F-score"].iloc[0] == pytest.approx(0.9)
+
+
+def test_the_per_class_table_follows_best_pts_own_iteration():
+    from faceparse_lib.classes import CLASSES
+    from faceparse_lib.report.tables import best_row_class_table
+
+    log = fake_log(peak=100)
+    for name in CLASSES:
+        log[f"f_{name}"] = np.where(log["kind"] == "val", log["iteration"] / 1000, np.nan)
+    assert best_row_class_table(log, "miou", iteration=150).attrs["iteration"] == 150  # best.pt's, not the log's best
+    assert best_row_class_table(log, "miou", iteration=999).attrs["iteration"] == 100  # not logged: the best row

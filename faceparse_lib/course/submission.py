@@ -113,7 +113,9 @@ def recipe_lines(config: dict) -> list[str]:
             "Augmentation: " + ", ".join(augment)
             + (f"; images resized to {config['input_size']} px" if config.get("input_size") else ""),
             f"Schedule: {config.get('iterations', 0):,} iterations of batch {config.get('batch_size', '?')}, "
-            f"{config.get('optimizer', 'sgd')} lr {config.get('lr')} with warm-up and poly decay{ema}"]
+            f"{config.get('optimizer', 'sgd')} lr {config.get('lr')}"
+            + (f", {config['warmup_iterations']:,} warm-up iterations" if config.get("warmup_iterations") else "")
+            + f", poly decay{ema}"]
 
 
 def readme_text(model: Any, parameters: int, tta: str | None, masks: int) -> str:
@@ -228,26 +230,61 @@ class HandIn:
                 f"Upload it to the {self.phase.name} phase: {self.phase.limits}.")
 
 
-def better_runs(run_dir: Path, candidates: list[Path], metric: str) -> list[tuple[Path, float]]:
-    """Runs among `candidates` (same rules, validated) whose best score by `metric` beats `run_dir`'s, best first."""
+def validated_on(run_dir: Path) -> tuple | None:
+    """What a run's scores are comparable by: its rules, data and validation images (None: not a scored run).
+
+    A final fit stands for the holdout run it was made from; the kit's synthetic demo runs compare with nothing.
+    """
     import json
 
-    from faceparse_lib.training.run_files import CONFIG_FILE, best_validation
+    from faceparse_lib.data.synthetic import is_synthetic_cache
+    from faceparse_lib.training.run_files import CONFIG_FILE, HOLDOUT_FILE, LOG_FILE
 
-    own = best_validation(run_dir, metric) if (run_dir / "log.csv").is_file() else None
+    if not (run_dir / CONFIG_FILE).is_file() or not (run_dir / LOG_FILE).is_file():
+        return None
+    config = json.loads((run_dir / CONFIG_FILE).read_text())
+    if config.get("final_fit") or is_synthetic_cache(config.get("data_root") or ""):
+        return None
+    held = run_dir / HOLDOUT_FILE
+    images = tuple(sorted(json.loads(held.read_text())["stems"])) if held.is_file() else ("val",)
+    return config.get("rules"), str(Path(config.get("data_root") or "").resolve()), images
+
+
+def scored_run(run_dir: Path) -> Path:
+    """The run whose validation scores `run_dir` (a final fit: the holdout run it was made from)."""
+    import json
+
+    from faceparse_lib.training.run_files import CONFIG_FILE
+
+    config = json.loads((run_dir / CONFIG_FILE).read_text()) if (run_dir / CONFIG_FILE).is_file() else {}
+    if config.get("final_fit"):
+        source = config.get("final_fit_of") or (str(run_dir)[: -len("-final")] if run_dir.name.endswith("-final") else "")
+        return Path(source) if source else run_dir
+    return run_dir
+
+
+def better_runs(run_dir: Path, candidates: list[Path], metric: str) -> tuple[list[tuple[Path, float]], list[Path]]:
+    """(runs among `candidates` whose best score beats `run_dir`'s, best first; every run compared).
+
+    Only runs validated on the same images of the same data under the same rules compare; a final fit is judged by
+    the holdout run it was made from.
+    """
+    from faceparse_lib.training.run_files import best_validation
+
+    judged = scored_run(run_dir)
+    key = validated_on(judged)
+    own = best_validation(judged, metric) if key is not None else None
     if own is None:
-        return []
-    rules = json.loads((run_dir / CONFIG_FILE).read_text()).get("rules")
-    found = []
+        return [], []
+    compared, found = [], []
     for other in candidates:
-        if other.resolve() == run_dir.resolve() or not (other / CONFIG_FILE).is_file() or not (other / "log.csv").is_file():
+        if other.resolve() in (run_dir.resolve(), judged.resolve()) or validated_on(other) != key:
             continue
-        if json.loads((other / CONFIG_FILE).read_text()).get("rules") != rules:
-            continue
+        compared.append(other)
         best = best_validation(other, metric)
         if best is not None and best[1] > own[1]:
             found.append((other, best[1]))
-    return sorted(found, key=lambda pair: -pair[1])
+    return sorted(found, key=lambda pair: -pair[1]), compared
 
 
 def hand_in(run_dir: str | Path, data_root: str | Path, phase: str, out: str | Path | None = None,
@@ -255,9 +292,9 @@ def hand_in(run_dir: str | Path, data_root: str | Path, phase: str, out: str | P
             progress: bool = False) -> HandIn:
     """Build and check the zip of one challenge phase: "development" (val masks) or "test" (test masks + solution/).
 
-    The test phase refuses a run that is not the best of `compare_with` by the challenge's score (the F-score on
-    each run's own validation images) unless `allow_not_best`; a final fit, which has no score of its own, is let
-    through. `out` defaults to RUN_DIR/PHASE-phase.zip.
+    The test phase refuses a run that another run of `compare_with` beat by the challenge's score on the same
+    validation images, unless `allow_not_best`; a final fit is judged by the holdout run it was made from.
+    `out` defaults to RUN_DIR/PHASE-phase.zip.
     """
     from faceparse_lib.data.layout import DatasetError, IMAGE_SUFFIXES, images_dir
 
@@ -269,11 +306,12 @@ def hand_in(run_dir: str | Path, data_root: str | Path, phase: str, out: str | P
         raise DatasetError(f"{images}: no images; the {phase} phase predicts the {spec.split} images "
                            f"({spec.split}.zip" + (", released a week before the deadline)" if phase == "test" else ")"))
     if spec.solution and not allow_not_best:
-        better = better_runs(run_dir, list(compare_with or []), CHALLENGE.metric)
+        better, compared = better_runs(run_dir, list(compare_with or []), CHALLENGE.metric)
         if better:
-            raise ValueError(f"{run_dir} is not your best run: {better[0][0]} scored {better[0][1]:.4f} on its "
-                             "validation images; hand that one in, or pass allow_not_best=True (--not-best) to hand "
-                             "this one in anyway")
+            raise ValueError(f"{run_dir} is not your best run: {better[0][0]} scored {better[0][1]:.4f} on the same "
+                             f"validation images (compared with {len(compared)} run(s) validated on them: "
+                             f"{', '.join(p.name for p in compared)}); hand that one in, or pass allow_not_best=True "
+                             "(--not-best) to hand this one in anyway")
     path = build_submission(run_dir, images, Path(out) if out else run_dir / f"{phase}-phase.zip",
                             with_solution=spec.solution, tta=tta, progress=progress)
     warnings: list[str] = []

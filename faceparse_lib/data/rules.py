@@ -66,6 +66,12 @@ METRIC_NAMES = {"miou": "mIoU", "fscore": "F-score"}
 METRIC_TITLES = {"miou": "mIoU", "fscore": "F-score (per image)"}
 
 
+def score_headline(scores: dict[str, float], metric: str) -> str:
+    """The scores in one line, the rules' `metric` first: "F-score (per image) 0.8123   mIoU 0.7400"."""
+    order = [metric] + [m for m in scores if m != metric]
+    return "   ".join(f"{METRIC_TITLES.get(m, m)} {scores[m]:.4f}" for m in order if m in scores)
+
+
 def rule_set(name: str) -> RuleSet:
     """The rule set `name`, or ValueError listing the known ones."""
     try:

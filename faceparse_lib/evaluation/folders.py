@@ -1,10 +1,10 @@
 """Scoring a folder of predicted masks against a folder of true masks, matched by stem: what a TA runs on hand-ins.
 
-Any tool's masks can be scored: single-channel (or palette) 8-bit PNGs of class indices in the kit's order. A missing,
-unreadable (RGB, 16-bit, corrupt) or wrongly sized prediction is reported by file and counts as an image scoring 0
-in the leaderboard's number (`leaderboard_fscore`), as the leaderboard would count it; the mean over the readable
-predictions stands beside it. A 255 in a prediction is no class: in the F-score its pixels count against the true
-class (as the course's metric counts them); the dataset-level mIoU and F1 leave them out.
+Any tool's masks can be scored: single-channel (or palette) PNGs of class indices in the kit's order, read as the
+course's scorer reads them (`convert("P")`). A missing, undecodable, colour or wrongly sized prediction is reported by
+file and counts as an image scoring 0 in the leaderboard's number (`leaderboard_fscore`), as the leaderboard would
+count it; the mean over the readable predictions stands beside it. A label that names no class (19..255) counts
+against the true class in the F-score, as the course's metric counts it; the dataset-level mIoU and F1 leave it out.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from faceparse_lib.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
+from faceparse_lib.classes import CLASSES, NUM_CLASSES
 from faceparse_lib.data.layout import MASK_SUFFIX, DatasetError, files_by_stem, read_mask
 from faceparse_lib.evaluation.fscore import FScore
 from faceparse_lib.evaluation.metrics import ConfusionMatrix
@@ -43,10 +43,31 @@ class FolderScores:
         return self.fscore.per_class()[:NUM_CLASSES]
 
     def worst(self, count: int = 10) -> list[tuple[str, float]]:
-        """The `count` images with the lowest F-score, lowest first."""
+        """The `count` images with the lowest F-score, lowest first (the unscored ones, 0, before them all)."""
         scores = self.fscore.scores
-        order = np.argsort(np.nan_to_num(scores, nan=np.inf), kind="stable")[:count]
-        return [(self.stems[i], float(scores[i])) for i in order]
+        order = np.argsort(np.nan_to_num(scores, nan=np.inf), kind="stable")
+        ranked = [(stem, 0.0) for stem in self.unscored] + [(self.stems[i], float(scores[i])) for i in order]
+        return ranked[:count]
+
+
+INDEX_MODES = ("L", "P", "I;16", "I;16B", "I")  # one channel of stored values, which convert("P") keeps as they are
+
+
+def read_like_the_grader(path: Path) -> np.ndarray:
+    """A predicted mask read as the course's scorer reads it, `np.array(Image.open(p).convert("P"))`.
+
+    Colour masks, which that call would quantise into nonsense, and files that do not decode raise DatasetError.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as picture:
+            if picture.mode not in INDEX_MODES:
+                raise DatasetError(f"{path}: a colour mask (mode {picture.mode}); the scorer's convert('P') turns colours "
+                                   "into nonsense: write one channel of class indices")
+            return np.array(picture.convert("P"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise DatasetError(f"{path}: unreadable ({err})") from err
 
 
 def score_folders(pred_dir: str | Path, true_dir: str | Path, progress: bool = False) -> FolderScores:
@@ -61,32 +82,36 @@ def score_folders(pred_dir: str | Path, true_dir: str | Path, progress: bool = F
     if not truths:
         raise DatasetError(f"{true_dir}: no {MASK_SUFFIX} masks; expected the true masks, one per image")
     preds = files_by_stem(pred_dir, (MASK_SUFFIX,))
-    # One more column than classes: a predicted 255 is "no class", wrong wherever it stands (the course's metric).
+    # One more column than classes: a predicted label that names no class (255, or 19..254) is wrong wherever it
+    # stands, as the course's metric counts it.
     no_class = NUM_CLASSES
     result = FolderScores(ConfusionMatrix(), FScore(NUM_CLASSES + 1, class_names=(*CLASSES, "no class")),
                           expected=len(truths))
-    result.unscored = sorted(truths.keys() - preds.keys())
-    result.problems += [f"{pred_dir / (stem + MASK_SUFFIX)}: missing; expected a prediction for {truths[stem].name} "
-                        "(scored 0)" for stem in result.unscored]
+    for stem in sorted(truths.keys() - preds.keys()):
+        if _has_classes(read_mask(truths[stem])):  # an image with nothing to score counts in no mean
+            result.unscored.append(stem)
+            result.problems.append(f"{pred_dir / (stem + MASK_SUFFIX)}: missing; expected a prediction for "
+                                   f"{truths[stem].name} (scored 0)")
     result.problems += [f"{preds[stem]}: no true mask {stem}{MASK_SUFFIX} in {true_dir}; a name that does not match?"
                         for stem in sorted(preds.keys() - truths.keys())]
     for stem in tqdm(sorted(truths.keys() & preds.keys()), desc="score", unit="mask", disable=not progress):
         truth = read_mask(truths[stem])  # a bad true mask is the grader's problem: it stops the scoring
         try:
-            pred = read_mask(preds[stem])
+            pred = read_like_the_grader(preds[stem])
         except DatasetError as err:
             result.problems.append(f"{err} (scored 0)")
-            result.unscored.append(stem)
+            result.unscored += [stem] if _has_classes(truth) else []
             continue
         if pred.shape != truth.shape:
             result.problems.append(f"{preds[stem]}: {pred.shape[1]}×{pred.shape[0]}; expected the true mask's "
                                    f"{truth.shape[1]}×{truth.shape[0]} (scored 0)")
-            result.unscored.append(stem)
+            result.unscored += [stem] if _has_classes(truth) else []
             continue
-        no_label = pred == IGNORE_INDEX
+        no_label = pred >= NUM_CLASSES
         if no_label.any():
-            result.problems.append(f"{preds[stem]}: {int(no_label.sum()):,} pixels hold 255 (ignore), which names no "
-                                   "class: wrong in the F-score, left out of mIoU")
+            values = np.unique(pred[no_label])[:8].tolist()
+            result.problems.append(f"{preds[stem]}: {int(no_label.sum()):,} pixels hold {values}, which name no class: "
+                                   "wrong in the F-score, left out of mIoU")
             keep = ~no_label
             result.matrix.update(pred[keep][None], truth[keep][None])
         else:
@@ -94,3 +119,7 @@ def score_folders(pred_dir: str | Path, true_dir: str | Path, progress: bool = F
         result.fscore.update(np.where(no_label, no_class, pred)[None], truth[None])
         result.stems.append(stem)
     return result
+
+
+def _has_classes(truth: np.ndarray) -> bool:
+    return bool((truth < NUM_CLASSES).any())

@@ -106,22 +106,26 @@ def environment_table(config: dict[str, Any]) -> tuple[pd.DataFrame, str]:
 
 
 def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
-    """One row per run: rules, model, class weights, iterations, best val mIoU and where, its mean F1, the best
-    val F-score, training time."""
+    """One row per run: rules, model, class weights, iterations, and the validation best.pt holds (the best by the
+    run's rules: the F-score first under the challenge, mIoU under the seed rules), its other scores, training time."""
+    from faceparse_lib.report.runs import run_metric
+
     rows = []
     for run in runs:
-        best = best_val_row(run.log)
+        metric = run_metric(run)
+        best = best_val_row(run.log, metric)
+        order = [metric] + [m for m in ("fscore", "miou") if m != metric]
+        scores = {METRIC_NAMES[m]: float(best[m]) if best is not None and m in best.index else float("nan")
+                  for m in order}
         rows.append({
             "run": run.name,
             "rules": run.config.get("rules", "seed"),
             "model": run.config.get("model", "?"),
             "class weights": run.config.get("class_weights") or "none",
             "iterations": int(run.log["iteration"].max()) if len(run.log) else 0,
-            "best mIoU": float(best["miou"]) if best is not None else float("nan"),
-            "at iteration": int(best["iteration"]) if best is not None else None,
+            "best.pt at iteration": int(best["iteration"]) if best is not None else None,
+            **scores,
             "mean F1": float(best["mean_f1"]) if best is not None and "mean_f1" in best else float("nan"),
-            "best F-score": float(run.log.loc[run.log["kind"] == "val", "fscore"].max())
-            if "fscore" in run.log else float("nan"),
             "hours": float(run.log["seconds"].max()) / 3600 if "seconds" in run.log else float("nan"),
         })
     return pd.DataFrame(rows)
@@ -184,10 +188,10 @@ def score_comparison(matrices: dict[str, Any], fscores: dict[str, Any] | None = 
     first; a "change" column holds the last minus the first.
     """
     names = list(matrices)
-    rows = {"mIoU": [m.miou() for m in matrices.values()], "mean F1": [m.mean_f1() for m in matrices.values()],
+    rows = {METRIC_NAMES["miou"]: [m.miou() for m in matrices.values()], "mean F1": [m.mean_f1() for m in matrices.values()],
             "pixel accuracy": [m.pixel_accuracy() for m in matrices.values()]}
     if fscores is not None:
-        rows = {"F-score": [fscores[name].mean() for name in names], **rows}
+        rows = {METRIC_NAMES["fscore"]: [fscores[name].mean() for name in names], **rows}
     first = METRIC_NAMES[metric]
     order = [first] + [r for r in rows if r != first] if first in rows else list(rows)
     frame = pd.DataFrame({name: [rows[r][i] for r in order] for i, name in enumerate(names)}, index=order)
@@ -214,21 +218,28 @@ def class_table(matrix: Any, fscore: Any | None = None, metric: str = "miou") ->
     """Per-class scores of one evaluation, worst first by the rules' score: per-class F (challenge) or IoU."""
     table = matrix.table()
     if fscore is not None:
-        table.insert(0, "F-score", fscore.per_class())
-    key = "F-score" if metric == "fscore" and fscore is not None else "IoU"
+        table.insert(0, METRIC_NAMES["fscore"], fscore.per_class())
+    key = METRIC_NAMES["fscore"] if metric == "fscore" and fscore is not None else "IoU"
     return table.sort_values(key)
 
 
-def best_row_class_table(log: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Per-class F (where logged) and IoU of the validation best.pt holds (the best by `metric`), worst first.
+def best_row_class_table(log: pd.DataFrame, metric: str, iteration: int | None = None) -> pd.DataFrame:
+    """Per-class F (where logged) and IoU of the validation best.pt holds, worst first.
 
+    That is the row of `iteration` (best.pt's own, read from it) when given and logged, else the best by `metric`.
     The rules' score comes first (per-class F under the challenge, IoU under the seed rules) and orders the rows.
     """
     val = log[(log["kind"] == "val") & log[metric].notna()]
     if val.empty:
         raise ValueError(f"log has no validation rows with {metric!r}")
-    best = val.loc[val[metric].idxmax()]
-    columns = {"F-score": "f_", "IoU": "iou_"}
+    at = val[val["iteration"] == iteration]
+    if iteration is not None and at.empty:
+        import logging
+
+        logging.getLogger(__name__).warning("log.csv has no validation row of best.pt's iteration %d (a resumed run "
+                                            "dropped it?); showing the best logged one", iteration)
+    best = at.iloc[0] if len(at) else val.loc[val[metric].idxmax()]
+    columns = {METRIC_NAMES["fscore"]: "f_", "IoU": "iou_"}
     frame = pd.DataFrame({title: [best.get(f"{prefix}{name}", np.nan) for name in CLASSES]
                           for title, prefix in columns.items()}, index=pd.Index(CLASSES, name="class"))
     frame = frame.dropna(axis=1, how="all").astype(float)

@@ -30,6 +30,7 @@ class TrainConfig:
     # Train on every training pair with no validation (best.pt is the last checkpoint): the challenge's last run,
     # once a holdout run has chosen the schedule (`final_fit_config`).
     final_fit: bool = False
+    final_fit_of: str | None = None  # the holdout run whose recipe and length a final fit repeats
     model: str = DEMO_MODEL
     pretrained: bool = False
     num_classes: int = NUM_CLASSES

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 # Fields that may change when a run is resumed; any other difference means a different run. amp, channels_last and
 # device may change because a run started on one Colab runtime continues on another.
 RESUMABLE_CHANGES = {"iterations", "time_limit_minutes", "workers", "progress", "eval_interval", "checkpoint_interval",
-                     "log_interval", "run_dir", "data_root", "eval_batch_size", "device", "amp", "channels_last"}
+                     "log_interval", "run_dir", "data_root", "eval_batch_size", "device", "amp", "channels_last",
+                     "final_fit_of"}
 
 
 @dataclass

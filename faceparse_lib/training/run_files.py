@@ -167,5 +167,6 @@ def final_fit_config(holdout_run: str | Path, run_dir: str | Path | None = None,
                          f"{cfg.warmup_iterations:,}-iteration warm-up; that schedule was never validated as a run "
                          "of its own, so a final fit of that length would be a guess")
     return dataclasses.replace(
-        cfg, holdout=0, final_fit=True, iterations=iterations, warmup_iterations=min(cfg.warmup_iterations, iterations // 2),
+        cfg, holdout=0, final_fit=True, final_fit_of=str(holdout_run), iterations=iterations,
+        warmup_iterations=min(cfg.warmup_iterations, iterations // 2),
         run_dir=str(run_dir or holdout_run.with_name(holdout_run.name + "-final")), **overrides)

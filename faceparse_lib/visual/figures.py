@@ -79,7 +79,7 @@ def add_banner(figure: Figure, text: str) -> None:
         return
     figure.text(0.5, 1.0, text, ha="center", va="bottom", fontsize=10, fontweight="bold", color="white",
                 gid=_BANNER_GID, bbox=dict(boxstyle="square,pad=0.3", facecolor=BANNER_COLOUR, edgecolor="none"))
-METRIC_TITLES = {**METRIC_NAMES, "mean_f1": "mean F1", "pixel_accuracy": "pixel accuracy", "val_loss": "val loss"}
+SCORE_LABELS = {**METRIC_NAMES, "mean_f1": "mean F1", "pixel_accuracy": "pixel accuracy", "val_loss": "val loss"}
 
 
 def _val_rows(log: pd.DataFrame, metric: str = "miou") -> pd.DataFrame:
@@ -141,7 +141,7 @@ def score_curve(log: pd.DataFrame, metric: str = "miou", title: str | None = Non
 
     The star sits on `best_iteration` (the iteration best.pt holds, whichever score chose it), else on the best value.
     """
-    label = METRIC_TITLES.get(metric, metric)
+    label = SCORE_LABELS.get(metric, metric)
     val = _val_rows(log, metric)
     if val.empty:
         raise ValueError(f"log has no validation rows with a {label}")
@@ -180,8 +180,8 @@ def runs_overlay(logs: Mapping[str, pd.DataFrame], metric: str = "miou", title: 
         _mark_best(ax, val["iteration"], val[metric], color, annotate=False)
     ax.set_xlabel("iteration")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel(METRIC_TITLES.get(metric, metric))
-    ax.set_title(title or f"Validation {METRIC_TITLES.get(metric, metric)} of {len(logs)} runs")
+    ax.set_ylabel(SCORE_LABELS.get(metric, metric))
+    ax.set_title(title or f"Validation {SCORE_LABELS.get(metric, metric)} of {len(logs)} runs")
     ax.grid(True, alpha=0.3)
     fig.legend(loc="outside lower center", fontsize="small", frameon=False)
     return fig

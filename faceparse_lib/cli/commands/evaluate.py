@@ -76,7 +76,7 @@ def scored_dataset(checkpoint: Path, data_root: Path, split: str) -> tuple[Any, 
 
 def run(args: argparse.Namespace) -> int:
     from faceparse_lib.models.checkpoint import resolve_checkpoint
-    from faceparse_lib.data.rules import METRIC_TITLES, rule_set
+    from faceparse_lib.data.rules import METRIC_TITLES, rule_set, score_headline
     from faceparse_lib.evaluation.fscore import FScore
     from faceparse_lib.evaluation.scoring import evaluate
     from faceparse_lib.models.export import load_model
@@ -99,11 +99,9 @@ def run(args: argparse.Namespace) -> int:
           + (f", {how}" if how else "") + ")")
     print(table[["F-score", "IoU", "F1", "precision", "recall"]].rename_axis(None).to_string(
         float_format=lambda v: f"{v:.4f}", na_rep="-"))
-    scores = {"fscore": f"F-score (per image, the challenge's) {fscore.mean():.4f}", "miou": f"mIoU {matrix.miou():.4f}"}
-    first = rules.metric  # the score the run's rules rank by comes first
-    print("   ".join([scores[first]] + [v for k, v in scores.items() if k != first])
+    print(score_headline({"fscore": fscore.mean(), "miou": matrix.miou()}, rules.metric)
           + f"   mean F1 (no background) {matrix.mean_f1():.4f}   pixel accuracy {matrix.pixel_accuracy():.4f}"
-          + f"   ({rules.title} rules rank by {METRIC_TITLES[first]})")
+          + f"   ({rules.title} rules rank by {METRIC_TITLES[rules.metric]})")
 
     out_dir = args.out or checkpoint.parent
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR",
-                        help="run dirs written by train; several are overlaid on one mIoU curve")
+                        help="run dirs written by train; several are overlaid on one validation curve of the score their rules rank by")
     parser.add_argument("--out", type=Path, default=Path("report"), metavar="DIR",
                         help="where report.md, figures/ and tables/ go (default: report)")
     parser.add_argument("--data-root", type=Path, default=None, metavar="ROOT",

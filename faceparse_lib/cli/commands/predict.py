@@ -72,12 +72,12 @@ def _run_on_photos(model, args: argparse.Namespace) -> int:
 
 def _report(summary, args: argparse.Namespace, overlays: str, failed: str) -> int:
     """Say what was written, pack the zip if asked, list each input that failed; the exit code."""
-    from faceparse_lib.evaluation.masks import zip_masks
+    from faceparse_lib.evaluation.masks import MASKS_FOLDER, zip_masks
 
     print(f"wrote {len(summary.masks)} masks to {args.out_dir}"
           + (f" and {len(summary.overlays)} {overlays} to {args.overlays}" if args.overlays else ""))
     if args.zip is not None:
-        zip_masks(summary.masks, args.zip, folder="" if args.zip_flat else "masks")
+        zip_masks(summary.masks, args.zip, folder="" if args.zip_flat else MASKS_FOLDER)
         print(f"packed {len(summary.masks)} masks into {args.zip}")
     for _, reason in summary.failed:
         print(f"error: {reason}", file=sys.stderr)

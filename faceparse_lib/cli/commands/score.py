@@ -22,6 +22,9 @@ def run(args: argparse.Namespace) -> int:
     result = score_folders(args.pred_dir, args.true_dir, progress=not args.no_progress)
     scored = len(result.stems)
     print(f"{args.pred_dir} against {args.true_dir}: {scored} of {result.expected} images scored")
+    if not scored:
+        print(f"F-score (per image, the challenge's, as the leaderboard counts it) {result.leaderboard_fscore():.4f}: "
+              "no prediction could be scored")
     if scored:
         table = result.matrix.table()[["IoU", "F1"]]
         table.insert(0, "F-score", result.per_class_fscore())

@@ -50,9 +50,7 @@ def run(args: argparse.Namespace) -> int:
         siblings = sorted(p for p in run_dir.resolve().parent.iterdir() if p.is_dir())
         result = hand_in(run_dir, data_root, args.phase, out=args.out, tta=args.tta, compare_with=siblings,
                          allow_not_best=args.not_best, progress=not args.no_progress)
-        for problem in result.problems:
-            print(f"problem: {problem}")
-        print(result.summary())
+        print(result.summary())  # it lists the problems and warnings
         return 1 if result.problems else 0
     if len(args.items) != 3:
         raise ValueError("usage: submission RUN_DIR TEST_IMAGES OUT.zip [--with-solution] [--tta flip]")

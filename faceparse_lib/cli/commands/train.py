@@ -49,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     hints = _field_types()
     for item in dataclasses.fields(TrainConfig):
+        if item.name == "final_fit_of":  # set by --final-fit-of above, with the recipe it names
+            continue
         flag = "--" + item.name.replace("_", "-")
         hint = hints[item.name]
         args = typing.get_args(hint)
