@@ -66,7 +66,7 @@ RUN_DIR = ""             # "" = faceparse-runs/RULES-PRESET-DATA on your Drive, 
 RULES = "challenge"      # "challenge" (2025/26: F-score, < 1,821,085 parameters, no pretraining) or "seed" (2022)
 PRESET = ""              # "" = the rules' GPU recipe; "cpu" = a few minutes on a CPU, a far lower score
 DEMO = False             # True = the kit's synthetic faces instead of the course's data
-RELABEL_SWAPPED = False  # True = train on a copy whose left/right-swapped masks are relabelled (see below)
+RELABEL_SWAPPED = False  # True = train on a copy whose left/right-swapped masks are relabelled (notebook 1)
 
 # %%
 # %matplotlib inline

@@ -163,3 +163,20 @@ def test_notebooks_command_checks_the_committed_notebooks_and_refuses_an_unknown
     assert "5 notebooks, 0 problem(s)" in capsys.readouterr().out
     assert main(["notebooks", "check", "09"]) == 1
     assert "error: no notebook 09" in capsys.readouterr().err
+
+
+def test_every_notebook_has_the_one_settings_cell_and_sync_restores_an_edited_one(tmp_path):
+    from faceparse_lib.course.notebooks import SETTINGS_SOURCE
+
+    for name in EXPECTED:
+        cells = [c.source for c in jupytext.read(NOTEBOOKS / f"{name}.py").cells if c.cell_type == "code"]
+        assert cells.count(SETTINGS_SOURCE) == 1, name
+    source = _copy(tmp_path, "03_training")
+    source.write_text(source.read_text().replace('RULES = "challenge"', 'RULES = "seed"     '))
+    sync_notebook(source)
+    assert notebook_problems(source) == [] and SETTINGS_SOURCE in source.read_text()
+    notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    edited = next(c for c in notebook.cells if c.source.startswith("DATA = "))
+    edited.source = edited.source.replace("DEMO = False", "DEMO = True ")
+    nbformat.write(notebook, source.with_suffix(".ipynb"))
+    assert any("settings cell" in p for p in notebook_problems(source))

@@ -76,6 +76,18 @@ else:
     print("Not on Colab: using the faceparse_lib of this environment.")'''
 
 
+# Every notebook's settings cell, the same in all five (sync writes it wherever a code cell starts with `DATA =`),
+# so notebooks 3-5 in their own runtimes name the data and the run dir that notebook 1 did.
+SETTINGS_SOURCE = '''\
+DATA = ""                # folder (or zip) of the hand-out; "" = search your Drive (Colab) or data/ (elsewhere)
+RUN_DIR = ""             # "" = faceparse-runs/RULES-PRESET-DATA on your Drive, the same in every notebook
+RULES = "challenge"      # "challenge" (2025/26: F-score, < 1,821,085 parameters, no pretraining) or "seed" (2022)
+PRESET = ""              # "" = the rules' GPU recipe; "cpu" = a few minutes on a CPU, a far lower score
+DEMO = False             # True = the kit's synthetic faces instead of the course's data
+RELABEL_SWAPPED = False  # True = train on a copy whose left/right-swapped masks are relabelled (notebook 1)'''
+SETTINGS_START = "DATA = "
+
+
 def setup_source(repository: str = REPOSITORY) -> str:
     """The code of the second cell: installs the kit on Colab, does nothing elsewhere."""
     github_path(repository)
@@ -119,6 +131,9 @@ def sync_notebook(source: str | Path, repository: str = REPOSITORY) -> Path:
         notebook.cells[:2] = header
     else:
         notebook.cells[:0] = header
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.source.startswith(SETTINGS_START):
+            cell.source = SETTINGS_SOURCE
     _clean(notebook)
     jupytext.write(notebook, source, fmt="py:percent")
     jupytext.write(notebook, ipynb, fmt="ipynb")
@@ -146,6 +161,10 @@ def notebook_problems(source: str | Path, repository: str = REPOSITORY) -> list[
     header = [(c.cell_type, c.source) for c in _header_cells(ipynb.name, repository)]
     if cells_ipynb[:2] != header:
         problems.append(f"{ipynb}: badge and setup cell differ from the ones made from {repository}; run sync")
+    settings = [source for kind, source in cells_ipynb if kind == "code" and source.startswith(SETTINGS_START)]
+    if settings != [SETTINGS_SOURCE]:
+        problems.append(f"{ipynb}: expected one settings cell equal to SETTINGS_SOURCE (faceparse_lib/course/notebooks.py), "
+                        f"found {len(settings)} cell(s) starting with {SETTINGS_START!r}; run sync")
     for path in (source, ipynb):
         if PLACEHOLDER in path.read_text(encoding="utf-8"):
             problems.append(f"{path}: still holds the placeholder {PLACEHOLDER}")
