@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import shutil
 import tempfile
 import zipfile
@@ -150,7 +149,7 @@ How to run
 def build_submission(run_dir: str | Path, test_images: str | Path, out_zip: str | Path, with_solution: bool = False,
                      tta: str | None = None, progress: bool = False) -> Path:
     """Predict every test image with the run's model and zip masks/ (and solution/) at the zip's top, atomically."""
-    from faceparse_lib.evaluation.masks import predict_folder
+    from faceparse_lib.evaluation.masks import predict_folder, write_zip
     from faceparse_lib.models.checkpoint import load_checkpoint
     from faceparse_lib.models.zoo import count_parameters
 
@@ -176,17 +175,8 @@ def build_submission(run_dir: str | Path, test_images: str | Path, out_zip: str 
             shutil.copyfile(RUN_PY, solution / "run.py")
             (solution / "requirements.txt").write_text(pinned_requirements())
             (solution / "Readme.txt").write_text(readme_text(model, parameters, tta, len(summary.masks)))
-        out_zip.parent.mkdir(parents=True, exist_ok=True)
-        partial = out_zip.with_name(f".{out_zip.name}.{os.getpid()}.tmp")
-        try:
-            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for path in sorted(work.rglob("*")):
-                    if path.is_file():
-                        archive.write(path, arcname=path.relative_to(work).as_posix())
-            os.replace(partial, out_zip)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+        files = {path.relative_to(work).as_posix(): path for path in sorted(work.rglob("*")) if path.is_file()}
+        write_zip(files, out_zip, compression=zipfile.ZIP_DEFLATED)  # ckpt.pth and the text files do shrink
     log.info("wrote %s (%d masks%s)", out_zip, len(summary.masks), ", solution" if with_solution else "")
     return out_zip
 

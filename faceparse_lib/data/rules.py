@@ -15,14 +15,10 @@ class RuleSet:
 
     name: str
     title: str
-    train_images: int
-    val_images: int
-    test_images: int
     val_has_masks: bool
     metric: str  # "miou" (mmsegmentation's) or "fscore" (the challenge's per-image F-score)
     max_parameters: int | None  # a model must have fewer than this many parameters (None: no cap)
     pretrained_allowed: bool
-    ensembles_allowed: bool
 
     def parameters_problem(self, parameters: int, model: str = "the model") -> str | None:
         """What is wrong with a model of `parameters` under this rule set's cap ("fewer than"), or None."""
@@ -52,13 +48,12 @@ class RuleSet:
 
 RULE_SETS: dict[str, RuleSet] = {
     "seed": RuleSet(
-        name="seed", title="2022 seed-report", train_images=5000, val_images=1000, test_images=1000,
-        val_has_masks=True, metric="miou", max_parameters=None, pretrained_allowed=True, ensembles_allowed=True,
+        name="seed", title="2022 seed-report", val_has_masks=True, metric="miou", max_parameters=None,
+        pretrained_allowed=True,
     ),
     "challenge": RuleSet(
-        name="challenge", title="2025/2026 challenge", train_images=1000, val_images=100, test_images=100,
-        val_has_masks=False, metric="fscore", max_parameters=1_821_085, pretrained_allowed=False,
-        ensembles_allowed=False,
+        name="challenge", title="2025/2026 challenge", val_has_masks=False, metric="fscore",
+        max_parameters=1_821_085, pretrained_allowed=False,
     ),
 }
 # The one place for the metrics' names: short (axes, columns, file names say the key) and long (headlines).

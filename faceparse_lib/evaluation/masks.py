@@ -187,22 +187,27 @@ def _write_outputs(source: Path, image: np.ndarray, mask: np.ndarray, out_dir: P
 MASKS_FOLDER = "masks"  # the challenge's hand-in holds its masks in masks/ at the zip's top
 
 
-def zip_masks(masks: Sequence[str | Path], zip_path: str | Path, folder: str = MASKS_FOLDER) -> Path:
-    """Pack mask files into `zip_path` as FOLDER/STEM.png (the challenge's masks/; "" packs them flat), atomically."""
+def write_zip(files: dict[str, Path], zip_path: str | Path, compression: int = zipfile.ZIP_STORED) -> Path:
+    """Write `files` (name in the archive -> file) into `zip_path` via a temporary file, so no half zip is ever left."""
     zip_path = Path(zip_path)
-    names = [Path(m).name for m in masks]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"{zip_path}: several masks named {', '.join(duplicates)}; one folder needs unique names")
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = zip_path.with_name(f".{zip_path.name}.{os.getpid()}.tmp")
     try:
-        # PNGs are compressed already: storing them is as small and much faster.
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-            for mask in masks:
-                archive.write(mask, arcname=f"{folder}/{Path(mask).name}" if folder else Path(mask).name)
+        with zipfile.ZipFile(tmp, "w", compression=compression) as archive:
+            for name, path in files.items():
+                archive.write(path, arcname=name)
         os.replace(tmp, zip_path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return zip_path
+
+
+def zip_masks(masks: Sequence[str | Path], zip_path: str | Path, folder: str = MASKS_FOLDER) -> Path:
+    """Pack mask files into `zip_path` as FOLDER/STEM.png (the challenge's masks/; "" packs them flat), atomically."""
+    names = [Path(m).name for m in masks]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"{zip_path}: several masks named {', '.join(duplicates)}; one folder needs unique names")
+    # PNGs are compressed already: storing them is as small and much faster.
+    return write_zip({f"{folder}/{Path(m).name}" if folder else Path(m).name: Path(m) for m in masks}, zip_path)
