@@ -128,11 +128,14 @@ def test_check_names_each_usual_mistake(tmp_path, files, fragment):
 
 
 def test_what_is_allowed_but_worth_fixing_is_a_warning_said_once(tmp_path):
-    files = {"masks/a.png": png(np.zeros((64, 64), dtype=np.uint16)), "masks/.DS_Store": b"finder",
+    files = {"masks/a.png": png(np.zeros((64, 64), dtype=np.uint16)), "solution/.DS_Store": b"finder",
              "__MACOSX/masks/._a.png": b"fork", ".DS_Store": b"finder"}
     warnings = []
     assert check_submission(write_zip(tmp_path / "mac.zip", files), warnings=warnings) == []
     assert sum("extra file" in w for w in warnings) == 2 and not any("__MACOSX" in w for w in warnings)
+    inside = check_submission(write_zip(tmp_path / "inside.zip", {**files, "masks/._a.png": b"fork"}))
+    assert inside == [f"{tmp_path / 'inside.zip'}: masks/._a.png: an extra file (macOS Finder's) inside masks/; "
+                      "remove it, a grader that lists masks/ would try to read it as a mask"]
     assert any("16-bit PNG; the course asks for 8-bit" in w for w in warnings)
     assert any("are 64×64" in w and "512×512" in w for w in warnings)
 

@@ -107,7 +107,7 @@ def recipe_lines(config: dict) -> list[str]:
         augment.append(f"rotation within ±{config['rotate_degrees']:g}°")
     if config.get("photometric", True):
         augment.append("photometric distortion")
-    ema = f", EMA of the weights (decay {config['ema_decay']})" if config.get("ema_decay") else ""
+    ema = f", EMA of the weights (decay warmed up to {config['ema_decay']})" if config.get("ema_decay") else ""
     return [f"Loss: {loss}" + (f", class-weighted ({weights})" if weights else ""),
             "Augmentation: " + ", ".join(augment)
             + (f"; images resized to {config['input_size']} px" if config.get("input_size") else ""),
@@ -333,9 +333,13 @@ def check_submission(zip_path: str | Path, images: str | Path | None = None, sol
     with archive:
         names = [n for n in archive.namelist() if not n.endswith("/") and not n.startswith("__MACOSX/")]
         extras = [n for n in names if Path(n).name.startswith(MAC_EXTRAS)]
-        warnings += [f"{zip_path}: {n}: an extra file (macOS Finder's); harmless, but better left out" for n in extras]
+        inside = [n for n in extras if n.startswith("masks/")]
+        warnings += [f"{zip_path}: {n}: an extra file (macOS Finder's); harmless here, but better left out"
+                     for n in extras if n not in inside]
+        problems_first = [f"{zip_path}: {n}: an extra file (macOS Finder's) inside masks/; remove it, a grader that "
+                          "lists masks/ would try to read it as a mask" for n in inside]
         names = [n for n in names if n not in extras]
-        problems = _layout_problems(zip_path, names)
+        problems = problems_first + _layout_problems(zip_path, names)
         in_masks = [n for n in names if n.startswith("masks/") and n.count("/") == 1 and n.lower().endswith(".png")]
         by_stem: dict[str, list[str]] = {}
         for name in in_masks:

@@ -231,9 +231,12 @@ def build_ema(model: nn.Module, cfg: TrainConfig) -> ModelEmaV3 | None:
     """timm's EMA of the weights, its decay warmed up from 0 toward `ema_decay` (None without an EMA).
 
     Without the warm-up, at 0.999 the first validations would score an average still dominated by the first,
-    untrained weights.
+    untrained weights. Power 3/4 reaches 0.999 near step 10,000 (timm's default 2/3 only near 31,600, most of the
+    challenge preset's 40,000).
     """
-    return ModelEmaV3(model, decay=cfg.ema_decay, use_warmup=True) if cfg.ema_decay is not None else None
+    if cfg.ema_decay is None:
+        return None
+    return ModelEmaV3(model, decay=cfg.ema_decay, use_warmup=True, warmup_power=3 / 4)
 
 
 def train_step(session: Session, images: torch.Tensor, masks: torch.Tensor) -> dict[str, float]:
