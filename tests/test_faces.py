@@ -130,29 +130,3 @@ def test_the_framing_command_measures_a_sets_training_images(tmp_path, capsys):
     scale = float(out.split("crop side ")[1].split()[0])
     shift = float(out.split("centre ")[1].split()[0])
     assert scale == pytest.approx(2.0, rel=0.1) and shift == pytest.approx(-0.3, abs=0.06)
-
-
-def test_16_bit_greyscale_and_transparent_photos_become_plain_rgb(tmp_path):
-    grey = (np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) * 16).astype(np.uint16)  # 0 .. 65,520
-    Image.fromarray(grey).save(tmp_path / "deep.png")
-    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
-    photo = read_photo(tmp_path / "deep.png")
-    assert photo.shape == (64, 64, 3) and photo.dtype == np.uint8
-    np.testing.assert_allclose(photo[..., 0], grey / 65535 * 255, atol=1)
-    rgba = np.zeros((8, 8, 4), np.uint8)
-    rgba[:4, :, 3] = 255  # top half opaque black, bottom half transparent
-    Image.fromarray(rgba).save(tmp_path / "cutout.png")
-    photo = read_photo(tmp_path / "cutout.png")
-    assert (photo[:4] == 0).all() and (photo[4:] == 255).all()
-
-
-def test_float_32_bit_and_keyed_transparency_photos_are_scaled_and_laid_on_white():
-    from faceparse_lib.data.faces import to_rgb
-
-    ramp = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)
-    assert to_rgb(Image.fromarray(ramp))[..., 0].tolist() == np.round(ramp * 255).astype(int).tolist()
-    wide = Image.fromarray((ramp * 1_000_000).astype(np.int32))  # 32-bit: scaled by its maximum
-    assert to_rgb(wide)[-1, -1, 0] == 255 and to_rgb(wide)[0, 1, 0] == round(255 / 15)
-    keyed = Image.fromarray(np.array([[0, 7]], np.uint8))
-    keyed.info["transparency"] = 0  # grey 0 is transparent
-    assert to_rgb(keyed).tolist() == [[[255, 255, 255], [7, 7, 7]]]

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "faceparse_lib"
-# Lowest first; a module may import its own layer and those before it.
-LAYERS = ("classes", "data", "models", "evaluation", "training", "visual", "report", "course", "bench", "cli")
+# Lowest first; a module may import its own layer and those before it. `standalone` imports nothing of the kit.
+LAYERS = ("standalone", "classes", "data", "models", "evaluation", "training", "visual", "report", "course", "bench", "cli")
 
 
 def module_name(path: Path) -> str:
@@ -19,7 +19,7 @@ def layer_of(module: str) -> int:
     """The layer index of a faceparse_lib module (the package itself and its __main__ sit at the ends)."""
     parts = module.split(".")
     if len(parts) == 1:
-        return 0  # faceparse_lib/__init__.py: the class facts and the lazy-export helper
+        return LAYERS.index("classes")  # faceparse_lib/__init__.py: the class facts and the lazy-export helper
     if parts[1] == "__main__":
         return len(LAYERS)
     return LAYERS.index(parts[1])
@@ -46,13 +46,33 @@ GRAPH = {name: imported_modules(path) for name, path in MODULES.items()}
 def test_every_subpackage_is_a_known_layer():
     subpackages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
     assert subpackages == set(LAYERS) - {"classes"}
-    assert len([p for p in PACKAGE.iterdir() if not p.name.startswith((".", "__pycache__"))]) <= 12
+    assert len([p for p in PACKAGE.iterdir() if not p.name.startswith((".", "__pycache__"))]) <= 13
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_imports_run_from_higher_layers_to_lower_ones(module):
     backwards = sorted(m for m in GRAPH[module] if layer_of(m) > layer_of(module))
     assert not backwards, f"{module} (layer {LAYERS[min(layer_of(module), len(LAYERS) - 1)]}) imports {backwards}"
+
+
+def third_party_imports(path: Path) -> set[str]:
+    """The top-level names of what `path` imports absolutely (relative imports stay inside its package)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("faceparse_lib.standalone")))
+def test_standalone_needs_only_what_a_hand_in_installs(module):
+    # A hand-in copies faceparse_lib/standalone beside its run.py: nothing else of the kit exists there.
+    allowed = {"numpy", "torch", "PIL"} | set(__import__("sys").stdlib_module_names)
+    found = third_party_imports(MODULES[module])
+    assert found <= allowed, f"{module} imports {sorted(found - allowed)}"
+    assert "faceparse_lib" not in found
 
 
 def test_no_module_imports_itself_through_a_circle():

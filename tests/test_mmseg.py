@@ -13,7 +13,7 @@ from faceparse_lib.classes import CLASSES, PALETTE
 from faceparse_lib.models.names import SEED_MODEL
 from faceparse_lib.models.mmseg import kit_key, load_mmseg_checkpoint, mmseg_key
 from faceparse_lib.models.zoo import build_model
-from faceparse_lib.models.ops import resize
+from faceparse_lib.standalone.inference import resize_bilinear
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mmseg"
 KEYS_FILE = FIXTURES / "mmseg_deeplabv3plus_r50_keys.json"
@@ -100,7 +100,7 @@ def test_mmseg_weights_give_mmsegmentations_logits(form, mmseg_state, mmseg_pth)
     x = fixed_input()
     with torch.no_grad():
         out = model(x)["out"][0].numpy()
-        aux = resize(model.auxiliary_head(model.encoder(x)[-2]), (64, 64))[0].numpy()
+        aux = resize_bilinear(model.auxiliary_head(model.encoder(x)[-2]), (64, 64))[0].numpy()
     assert np.abs(out - expected["out"]).max() <= 1e-4
     assert np.abs(aux - expected["aux"]).max() <= 1e-4
 

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-import faceparse_lib.evaluation.inference as inference
+import faceparse_lib.standalone.inference as core
 from faceparse_lib.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES, PALETTE
 from faceparse_lib.data.layout import read_mask
 from faceparse_lib.evaluation.scoring import evaluate
@@ -59,7 +59,7 @@ def test_flip_tta_leaves_the_left_right_model_score_unchanged():
 
 
 def test_flip_mirrored_back_without_the_swap_would_mix_left_and_right(monkeypatch):
-    monkeypatch.setattr(inference, "flip_back", lambda output: output.flip(-1))  # what a swap-less toolkit does
+    monkeypatch.setattr(core, "flip_back", lambda output, pairs: output.flip(-1))  # what a swap-less toolkit does
     matrix = evaluate(HalvesModel(), halves_dataset(), tta="flip")
     assert matrix.miou() < 1.0
     assert matrix.iou()[R_EYE] == 0.0  # the right half, mirrored back unswapped, became l_eye

@@ -31,25 +31,61 @@ def data(tmp_path_factory):
     return root
 
 
-def trained(root, run_dir, model):
+def trained(root, run_dir, model, input_size=48):
     cfg = TrainConfig.preset("cpu", data_root=str(root), run_dir=str(run_dir), model=model, rules="challenge",
-                             input_size=48, crop_size=48, iterations=3, eval_interval=3, checkpoint_interval=3,
-                             batch_size=2, progress=False, warmup_iterations=1)
+                             input_size=input_size, crop_size=48, iterations=3, eval_interval=3,
+                             checkpoint_interval=3, batch_size=2, progress=False, warmup_iterations=1)
     return train(cfg)
 
 
 @pytest.fixture(scope="module")
 def runs(data, tmp_path_factory):
     work = tmp_path_factory.mktemp("runs")
-    return {name: trained(data, work / name, name) for name in ("unet_lcnet050", "unet_mnv3s")}
+    found = {name: trained(data, work / name, name) for name in ("unet_lcnet050", "unet_mnv3s")}
+    # input_size None (each image at its own size, as the challenge preset runs) and an output stride of 16
+    found["deeplabv3plus_lcnet100"] = trained(data, work / "deeplab", "deeplabv3plus_lcnet100", input_size=None)
+    return found
+
+
+@pytest.fixture(scope="module")
+def odd_images(data, tmp_path_factory):
+    """Test images of every kind run.py may meet: JPEG, grey, RGBA and 16-bit PNGs, an EXIF-turned photo; odd sizes."""
+    folder = tmp_path_factory.mktemp("odd") / "images"
+    folder.mkdir()
+    faces = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((data / "val" / "images").iterdir())]
+    Image.fromarray(faces[0]).save(folder / "a-photo.jpg", quality=90)
+    Image.fromarray(faces[1][:50, :37]).convert("L").save(folder / "b-grey.png")
+    rgba = np.dstack([faces[0][3:47, 5:65 - 4], np.linspace(0, 255, 56, dtype=np.uint8)[None].repeat(44, axis=0)])
+    Image.fromarray(rgba).save(folder / "c-cutout.png")
+    deep = (np.asarray(Image.fromarray(faces[1]).convert("L"), dtype=np.uint16) * 257)[:41, :64]
+    Image.fromarray(deep).save(folder / "d-deep.png")
+    stored = Image.fromarray(faces[0][:, :52]).transpose(Image.Transpose.ROTATE_270)
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    stored.save(folder / "e-phone.jpg", exif=exif, quality=90)
+    return folder
+
+
+def test_a_solution_carries_the_kits_standalone_package_byte_for_byte(runs, data, tmp_path):
+    from faceparse_lib.course.submission import STANDALONE
+
+    archive = build_submission(runs["unet_lcnet050"], data / "test" / "images", tmp_path / "hand-in.zip",
+                               with_solution=True)
+    kit = {p.name: p.read_bytes() for p in STANDALONE.glob("*.py")}
+    with zipfile.ZipFile(archive) as opened:
+        copied = {Path(n).name: opened.read(n) for n in opened.namelist() if n.startswith("solution/standalone/")}
+        run_py = opened.read("solution/run.py").decode()
+    assert {"__init__.py", "images.py", "inference.py"} <= kit.keys()
+    assert copied == kit
+    assert "from standalone.inference import" in run_py and "from standalone.images import" in run_py
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model,tta", [("unet_lcnet050", None), ("unet_lcnet050", "flip"), ("unet_mnv3s", "flip")])
-def test_run_py_alone_writes_the_masks_of_the_zip_pixel_for_pixel(runs, data, tmp_path, model, tta):
-    archive = build_submission(runs[model], data / "test" / "images", tmp_path / "hand-in.zip", with_solution=True,
-                               tta=tta)
-    assert check_submission(archive, images=data / "test" / "images", solution=True) == []
+@pytest.mark.parametrize("model,tta", [("unet_lcnet050", None), ("unet_lcnet050", "flip"), ("unet_mnv3s", "flip"),
+                                       ("deeplabv3plus_lcnet100", "flip")])
+def test_run_py_alone_writes_the_masks_of_the_zip_pixel_for_pixel(runs, odd_images, tmp_path, model, tta):
+    archive = build_submission(runs[model], odd_images, tmp_path / "hand-in.zip", with_solution=True, tta=tta)
+    assert check_submission(archive, images=odd_images, solution=True) == []
     unpacked = tmp_path / "unpacked"
     with zipfile.ZipFile(archive) as opened:
         opened.extractall(unpacked)
@@ -58,7 +94,7 @@ def test_run_py_alone_writes_the_masks_of_the_zip_pixel_for_pixel(runs, data, tm
     requirements = (solution / "requirements.txt").read_text()
     assert "segmentation-models-pytorch==" in requirements and "+" not in requirements and "faceparse" not in requirements
     assert torch.load(solution / "ckpt.pth", weights_only=True)["state_dict"]
-    for image in sorted((data / "test" / "images").iterdir()):
+    for image in sorted(odd_images.iterdir()):
         out = tmp_path / f"{image.stem}.png"
         subprocess.run([sys.executable, "-c", NO_KIT, "--input", str(image), "--output", str(out),
                         "--weights", "ckpt.pth"], cwd=solution, check=True, capture_output=True, text=True)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from faceparse_lib.data.faces import upright
+from faceparse_lib.standalone.images import upright_rgb
 from faceparse_lib.data.layout import DatasetError
 
 
@@ -31,7 +31,7 @@ def decode_photo(name: str, data: bytes) -> np.ndarray:
     """An uploaded file as an upright H×W×3 uint8 photo; a clear error naming the file if it is not an image."""
     try:
         with Image.open(io.BytesIO(data)) as picture:
-            return upright(picture)
+            return upright_rgb(picture)
     except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise DatasetError(f"{name}: not a readable image ({err}); upload a .jpg or .png photo") from err
 
@@ -45,7 +45,7 @@ def sample_photos() -> dict[str, np.ndarray]:
         from matplotlib import cbook
 
         with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as picture:
-            photos["grace_hopper.jpg"] = upright(picture)
+            photos["grace_hopper.jpg"] = upright_rgb(picture)
     except (OSError, ValueError):  # matplotlib builds without sample data
         pass
     return photos

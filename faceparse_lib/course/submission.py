@@ -2,7 +2,8 @@
 run.py, Readme.txt) at its top, built from a run; and a checker for the usual mistakes in anyone's zip.
 
 The solution's run.py (`course/solution/run.py`) imports no faceparse_lib: it rebuilds the smp network from the
-architecture saved in ckpt.pth and repeats the kit's inference, so its masks equal the ones in masks/.
+architecture saved in ckpt.pth, and reads and predicts with `standalone/`, a verbatim copy of the kit's own
+`faceparse_lib/standalone` (the reader and inference every path of the kit uses), so its masks equal masks/.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ import numpy as np
 
 from faceparse_lib.classes import FLIP_PAIRS, NUM_CLASSES, mask_palette
 from faceparse_lib.data.rules import RULE_SETS
+from faceparse_lib.standalone.images import upright_size
 
 log = logging.getLogger(__name__)
 
 RUN_PY = Path(__file__).with_name("solution") / "run.py"
+STANDALONE = Path(__file__).parents[1] / "standalone"  # copied beside run.py as solution/standalone/
 SOLUTION_FILES = ("ckpt.pth", "requirements.txt", "run.py")
 # What run.py imports, as PyPI names. smp and timm build the network's layers, so the solution pins the versions it
 # was made with; torch, numpy and Pillow get the kit's own floors (pyproject.toml, which a test keeps equal), so a
@@ -47,6 +50,18 @@ def solution_checkpoint(model: Any, tta: str | None) -> dict[str, Any]:
             "input_size": getattr(model, "input_size", None), "size_divisor": model.size_divisor,
             "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "tta": tta,
             "flip_pairs": [list(pair) for pair in FLIP_PAIRS], "palette": mask_palette()}
+
+
+def standalone_files() -> list[Path]:
+    """The modules of faceparse_lib/standalone that a solution carries beside its run.py."""
+    return sorted(STANDALONE.glob("*.py"))
+
+
+def copy_standalone(folder: Path) -> None:
+    """Copy faceparse_lib/standalone's modules, byte for byte, into `folder` (run.py imports them from there)."""
+    folder.mkdir(parents=True)
+    for module in standalone_files():
+        shutil.copyfile(module, folder / module.name)
 
 
 def pinned_requirements() -> str:
@@ -129,6 +144,7 @@ Files
   masks/               {masks} predicted masks, one PNG per test image (same name, .png), 8-bit class indices 0..18
   solution/ckpt.pth    the trained weights (ckpt["state_dict"]) and the architecture run.py rebuilds
   solution/run.py      predicts one image: python3 run.py --input IMAGE.jpg --output MASK.png --weights ckpt.pth
+  solution/standalone/ the image reader and the inference run.py imports (the training kit's own code, copied)
   solution/requirements.txt   the libraries run.py needs, pinned
   solution/Readme.txt  this file
 
@@ -173,6 +189,7 @@ def build_submission(run_dir: str | Path, test_images: str | Path, out_zip: str 
             solution.mkdir()
             torch.save(solution_checkpoint(model, tta), solution / "ckpt.pth")
             shutil.copyfile(RUN_PY, solution / "run.py")
+            copy_standalone(solution / STANDALONE.name)
             (solution / "requirements.txt").write_text(pinned_requirements())
             (solution / "Readme.txt").write_text(readme_text(model, parameters, tta, len(summary.masks)))
         files = {path.relative_to(work).as_posix(): path for path in sorted(work.rglob("*")) if path.is_file()}
@@ -393,28 +410,23 @@ def _layout_problems(zip_path: Path, names: list[str]) -> list[str]:
 def _mask_problems(zip_path: Path, name: str, data: bytes, image: Path | None, image_module: Any,
                    warnings: list[str], sizes: dict[tuple[int, int], list[str]]) -> list[str]:
     """A mask that is not single-channel class indices 0..18, or not its image's size; 16-bit ones are warned of."""
+    from faceparse_lib.data.layout import DatasetError, invalid_labels
+    from faceparse_lib.evaluation.folders import read_like_the_grader
+
     where = f"{zip_path}: {name}"
     try:
-        picture = image_module.open(io.BytesIO(data))
-        picture.load()
-    except Exception as err:  # noqa: BLE001 - any decoding failure is this file's problem
-        return [f"{where}: unreadable ({err})"]
-    if picture.mode in ("I;16", "I;16B", "I"):
-        warnings.append(f"{where}: a {'32' if picture.mode == 'I' else '16'}-bit PNG; the course asks for 8-bit "
-                        "(today's Pillow reads its class indices with convert('P'), an older one may not)")
-    elif picture.mode not in ("L", "P"):
-        kind = {"RGB": "an RGB", "RGBA": "an RGBA", "LA": "a grey+alpha"}.get(picture.mode, picture.mode)
-        return [f"{where}: {kind} image; the graders read it with convert('P'), which turns colours into "
-                "nonsense: write one channel of class indices"]
-    labels = np.unique(np.asarray(picture))
-    bad = labels[(labels < 0) | (labels >= NUM_CLASSES)]
+        mask = read_like_the_grader(data, where, warnings)
+    except DatasetError as err:
+        return [str(err)]
+    bad = invalid_labels(mask, ignore_index=None)  # 255 names no class in a prediction
     problems = [f"{where}: labels {bad[:8].tolist()} outside 0..{NUM_CLASSES - 1}"] if bad.size else []
-    sizes.setdefault(picture.size, []).append(name)
+    height, width = mask.shape
+    sizes.setdefault((width, height), []).append(name)
     if image is not None:
         with image_module.open(image) as source:
-            if source.size != picture.size:
-                problems.append(f"{where}: {picture.size[0]}×{picture.size[1]}; its image {image.name} is "
-                                f"{source.size[0]}×{source.size[1]}")
+            upright = upright_size(source)  # the size the kit's (and run.py's) reader gives the image
+        if upright != (width, height):
+            problems.append(f"{where}: {width}×{height}; its image {image.name} is {upright[0]}×{upright[1]}")
     return problems
 
 

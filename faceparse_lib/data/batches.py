@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset, Sampler
 
 from faceparse_lib.data.layout import read_pair
+from faceparse_lib.standalone.inference import resize_images
 
 # Sample seeds are seed * SEED_STRIDE + position in the stream, so no two draws of a run share a seed.
 SEED_STRIDE = 2**40
@@ -80,7 +81,7 @@ def resize_pair(image: torch.Tensor, mask: torch.Tensor, size: int) -> tuple[tor
     """Resize a C×H×W image (bilinear, antialiased) and its H×W mask (nearest) to size×size."""
     if tuple(image.shape[-2:]) == (size, size):
         return image, mask
-    image = F.interpolate(image[None].float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0]
+    image = resize_images(image[None].float(), (size, size))[0]
     mask = F.interpolate(mask[None, None].float(), size=(size, size), mode="nearest-exact")[0, 0].to(mask.dtype)
     return image, mask
 

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from faceparse_lib.data.layout import DatasetError
+from faceparse_lib.standalone.images import upright_rgb
 
 DETECT_MAX_SIDE = 640  # photos are searched at most this large: a phone photo's 12 MP would take minutes
 MIN_FACE_SHARE = 0.08  # the smallest face searched for, as a share of the photo's shorter side
@@ -73,44 +74,15 @@ DEFAULT_FRAMING = Framing()
 
 
 def read_photo(path: str | Path) -> np.ndarray:
-    """A photo as H×W×3 uint8 RGB, turned upright as its EXIF orientation says (phone photos are stored sideways)."""
+    """A photo as H×W×3 uint8 RGB, converted as every image of the kit is (`standalone.images.upright_rgb`)."""
     path = Path(path)
     try:
         with Image.open(path) as picture:
-            return upright(picture)
+            return upright_rgb(picture)
     except FileNotFoundError:
         raise DatasetError(f"{path}: photo not found") from None
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
         raise DatasetError(f"{path}: not a readable image ({err})") from err
-
-
-def upright(picture: Image.Image) -> np.ndarray:
-    """An opened PIL image as H×W×3 uint8 RGB, EXIF orientation applied (see `to_rgb` for other modes)."""
-    return to_rgb(ImageOps.exif_transpose(picture))
-
-
-def _full_scale(mode: str, values: np.ndarray) -> float:
-    """The value that means white in a greyscale image of `mode`: 1 (floats in 0..1), 255, 65535 or its maximum."""
-    peak = float(values.max(initial=0.0))
-    if mode.startswith("I;16"):
-        return 65535.0
-    for top in ((1.0,) if mode == "F" else ()) + (255.0, 65535.0):
-        if peak <= top:
-            return top
-    return peak
-
-
-def to_rgb(picture: Image.Image) -> np.ndarray:
-    """H×W×3 uint8 RGB from any PIL mode: 16-bit, 32-bit and float greyscale scaled to 8 bits, transparency onto white."""
-    if picture.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.nan_to_num(np.asarray(picture, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        top = _full_scale(picture.mode, values)
-        picture = Image.fromarray(np.clip(values / top * 255 + 0.5, 0, 255).astype(np.uint8))
-    if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
-        rgba = picture.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        picture = Image.alpha_composite(white, rgba)
-    return np.array(picture.convert("RGB"))
 
 
 @functools.lru_cache(maxsize=1)

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from faceparse_lib.classes import IGNORE_INDEX, NUM_CLASSES
+from faceparse_lib.standalone.images import upright_rgb
 
 SPLITS = ("train", "val", "test")
 IMAGES_DIR = "images"
@@ -68,12 +69,13 @@ def _load(path: str | Path) -> Image.Image:
     return decode_image(open_image(path), path)
 
 
-def invalid_labels(mask: np.ndarray) -> np.ndarray:
-    """The sorted distinct values of `mask` outside 0..18 and 255."""
-    if mask.size == 0 or int(mask.max()) < NUM_CLASSES:
+def invalid_labels(mask: np.ndarray, ignore_index: int | None = IGNORE_INDEX) -> np.ndarray:
+    """The sorted distinct values of `mask` outside 0..18 and `ignore_index` (255; None: a prediction, 0..18 only)."""
+    if mask.size == 0 or (int(mask.max()) < NUM_CLASSES and int(mask.min()) >= 0):
         return np.empty(0, dtype=mask.dtype)
     # Masks padded with ignore pixels land here on every read: select first, sort only what is left.
-    return np.unique(mask[(mask >= NUM_CLASSES) & (mask != IGNORE_INDEX)])
+    outside = (mask >= NUM_CLASSES) | (mask < 0)
+    return np.unique(mask[outside & (mask != ignore_index)] if ignore_index is not None else mask[outside])
 
 
 def validate_mask(mask: np.ndarray, name: str | Path) -> np.ndarray:
@@ -101,11 +103,13 @@ def read_mask(path: str | Path) -> np.ndarray:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read an image as H×W×3 uint8 RGB (greyscale, palette and RGBA are converted)."""
+    """Read an image as H×W×3 uint8 RGB, as every path of the kit and a hand-in's run.py do (`standalone.images`):
+    upright by its EXIF orientation, transparency onto white, 16-bit greyscale scaled to 8 bits."""
     image = _load(Path(path))
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    return np.array(image)
+    try:
+        return upright_rgb(image)
+    except (OSError, SyntaxError, ValueError) as err:  # a broken EXIF block
+        raise DatasetError(f"{path}: unreadable image ({err})") from err
 
 
 def require_same_size(image: np.ndarray, mask: np.ndarray, image_path: Path, mask_path: Path) -> None:

@@ -19,6 +19,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from faceparse_lib.classes import IGNORE_INDEX, flip_permutation
+from faceparse_lib.standalone.inference import normalise
 
 # ImageNet statistics, as the pretrained encoders (and mmsegmentation's data preprocessor) expect.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -36,9 +37,7 @@ __all__ = [
 
 def normalize(image: torch.Tensor) -> torch.Tensor:
     """ImageNet-normalise a float image in [0, 1], C×H×W or N×C×H×W."""
-    mean = torch.tensor(IMAGENET_MEAN, dtype=image.dtype, device=image.device).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=image.dtype, device=image.device).view(3, 1, 1)
-    return (image - mean) / std
+    return normalise(image, IMAGENET_MEAN, IMAGENET_STD)
 
 
 def swap_left_right(mask: torch.Tensor) -> torch.Tensor:

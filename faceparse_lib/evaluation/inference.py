@@ -2,7 +2,8 @@
 
 Every prediction of the kit goes through `predict_probs`: images in [0, 1] are normalised, resized for the model, run
 (mirrored and/or at several scales for TTA) and the class probabilities resized back to the size asked for, so
-scores are always taken at each mask's own resolution.
+scores are always taken at each mask's own resolution. The arithmetic is `standalone.inference`'s, the very code a
+hand-in's run.py runs; this module adds the kit's checks, devices and eval mode.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from faceparse_lib.classes import FLIP_PAIRS
-from faceparse_lib.data.transforms import normalize
-from faceparse_lib.models.ops import resize
+from faceparse_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from faceparse_lib.standalone import inference as core
 
-TTA_MODES = (None, "flip")
+TTA_MODES = core.TTA_MODES
 # input_size's default: the side the model was trained at (`model.input_size`, set by load_checkpoint).
 MODEL_INPUT_SIZE = "model"
 InputSize = int | None | str
@@ -46,17 +46,8 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 
 def flip_back(output: torch.Tensor, flip_pairs: Sequence[tuple[int, int]] = FLIP_PAIRS) -> torch.Tensor:
-    """Mirror N×C×H×W scores of a mirrored image back AND swap the left/right class channels.
-
-    The mirror of a left eye is a right eye: mirroring the output back without the swap would score the
-    image's left eye as a right eye.
-    """
-    order = list(range(output.shape[1]))
-    for left, right in flip_pairs:
-        if max(left, right) >= len(order):
-            raise ValueError(f"flip pair ({left}, {right}) does not fit {len(order)} output channels")
-        order[left], order[right] = right, left
-    return output.flip(-1)[:, order]
+    """Mirror N×C×H×W scores of a mirrored image back AND swap the left/right class channels (the kit's pairs)."""
+    return core.flip_back(output, flip_pairs)
 
 
 def require_unnormalised(images: torch.Tensor) -> None:
@@ -72,18 +63,6 @@ def require_unnormalised(images: torch.Tensor) -> None:
             "FaceParsingDataset yields them. They look already normalised (or 0..255): evaluation normalises "
             "itself, so drop normalize from the dataset's transform"
         )
-
-
-def _resize_image(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear, antialiased resize of N×3×H×W images: the same resampling training used (batches.resize_pair)."""
-    if tuple(images.shape[-2:]) == tuple(size):
-        return images
-    return F.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False)
-
-
-def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
-    """A size times `scale`, rounded as mmsegmentation does (int(x * s + 0.5)), at least 1 pixel."""
-    return tuple(max(1, int(side * scale + 0.5)) for side in size)  # type: ignore[return-value]
 
 
 def resolve_input_size(model: nn.Module, input_size: InputSize) -> int | None:
@@ -117,31 +96,14 @@ def predict_probs(
     averaged, as mmsegmentation's test-time augmentation does: probabilities share one scale across views, where a
     confident view's large logits would otherwise outvote the rest.
     """
-    if tta not in TTA_MODES:
-        raise ValueError(f"unknown tta {tta!r}; choose from None or 'flip'")
-    if scales is not None and (len(scales) == 0 or min(scales) <= 0):
-        raise ValueError(f"scales {tuple(scales)}: expected one or more positive factors, e.g. (0.75, 1.0, 1.25)")
+    core.require_views(tta, scales)
     if images.ndim == 3:
         images = images[None]
     require_unnormalised(images)
-    device = model_device(model)
-    out_size = tuple(int(s) for s in out_size)
-    base = (input_size, input_size) if input_size else tuple(images.shape[-2:])
-    total: torch.Tensor | None = None
-    views = 0
+    images = images.to(model_device(model), torch.float32, non_blocking=True)
     with eval_mode(model), torch.inference_mode():
-        images = images.to(device, torch.float32, non_blocking=True)
-        for scale in scales or (1.0,):
-            scaled = normalize(_resize_image(images, _scaled(base, scale)))
-            for mirrored in (False, True) if tta == "flip" else (False,):
-                logits = _forward(model, scaled.flip(-1) if mirrored else scaled)
-                if mirrored:
-                    logits = flip_back(logits)
-                probs = resize(logits.float(), out_size).softmax(dim=1)
-                total = probs if total is None else total.add_(probs)
-                views += 1
-        assert total is not None
-        return total.div_(views)
+        return core.mean_probabilities(lambda view: _forward(model, view), images, out_size, IMAGENET_MEAN,
+                                       IMAGENET_STD, FLIP_PAIRS, tta, scales, input_size)
 
 
 def predict_image(
@@ -157,16 +119,12 @@ def predict_image(
     """
     tensor = image_tensor(image)
     probs = predict_probs(model, tensor[None], tensor.shape[-2:], tta, scales, resolve_input_size(model, input_size))
-    return probs[0].argmax(dim=0).to(torch.uint8).cpu().numpy()
+    return core.class_indices(probs)
 
 
 def image_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """A float 3×H×W tensor in [0, 1] from an H×W×3 uint8 array or such a tensor."""
-    if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"image array of shape {image.shape} and dtype {image.dtype}; expected H×W×3 uint8 RGB")
-        return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255)
-    return image
+    """A float 3×H×W tensor in [0, 1] from an H×W×3 uint8 array (a tensor is taken as it is)."""
+    return image if isinstance(image, torch.Tensor) else core.image_tensor(image)
 
 
 def same_size_batches(

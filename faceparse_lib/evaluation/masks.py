@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from faceparse_lib.classes import mask_palette, overlay, remap_table
 from faceparse_lib.data.layout import IMAGE_SUFFIXES, DatasetError, read_image
+from faceparse_lib.standalone.images import mask_picture
 from faceparse_lib.evaluation.inference import (MODEL_INPUT_SIZE, InputSize, as_lists, image_tensor, predict_probs,
                                                 resolve_input_size)
 
@@ -38,12 +39,7 @@ class PredictSummary:
 
 def mask_image(mask: np.ndarray) -> Image.Image:
     """An H×W class-index mask as a palette ("P") PIL image: indices as stored values, kit colours for viewers."""
-    mask = np.asarray(mask)
-    if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise ValueError(f"mask of shape {mask.shape} and dtype {mask.dtype}; expected H×W uint8 class indices")
-    picture = Image.fromarray(mask)  # uint8 H×W -> mode L
-    picture.putpalette(mask_palette())  # turns the L image into P, keeping the stored indices
-    return picture
+    return mask_picture(mask, mask_palette())
 
 
 def save_png(picture: Image.Image, path: Path) -> Path:

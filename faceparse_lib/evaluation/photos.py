@@ -18,11 +18,11 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from faceparse_lib.classes import overlay, remap_table
-from faceparse_lib.data.faces import (DEFAULT_FRAMING, FaceBox, Framing, cut_square, detect_faces, read_photo, to_rgb,
-                                      upright)
+from faceparse_lib.data.faces import DEFAULT_FRAMING, FaceBox, Framing, cut_square, detect_faces, read_photo
 from faceparse_lib.data.layout import DatasetError
 from faceparse_lib.evaluation.inference import MODEL_INPUT_SIZE, image_tensor, predict_probs, resolve_input_size
 from faceparse_lib.evaluation.masks import PredictSummary, list_images, output_folders, save_png, write_mask
+from faceparse_lib.standalone.images import to_rgb, upright_rgb
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def as_photo(photo: np.ndarray | Image.Image | str | Path) -> np.ndarray:
     if isinstance(photo, (str, Path)):
         return read_photo(photo)
     if isinstance(photo, Image.Image):
-        return upright(photo)
+        return upright_rgb(photo)
     image = np.asarray(photo)
     if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
         raise ValueError(f"photo of shape {image.shape} and dtype {image.dtype}; expected uint8 RGB (H×W×3), "

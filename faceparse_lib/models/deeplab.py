@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from faceparse_lib.classes import NUM_CLASSES
-from faceparse_lib.models.ops import resize
+from faceparse_lib.standalone.inference import resize_bilinear
 
 # Positions in an smp encoder's feature list (index 0 is the input itself).
 LOW_LEVEL_FEATURES = 2  # stride 4 (256 channels on ResNet-50)
@@ -51,7 +51,7 @@ class ImagePooling(nn.Module):
         self.conv = conv_bn_relu(in_channels, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return resize(self.conv(self.pool(x)), x.shape[-2:])
+        return resize_bilinear(self.conv(self.pool(x)), x.shape[-2:])
 
 
 class DepthwiseSeparableASPPHead(nn.Module):
@@ -88,7 +88,7 @@ class DepthwiseSeparableASPPHead(nn.Module):
         x = self.bottleneck(x)
         low = self.low_level(low)
         # mmsegmentation's order (ASPP output first): checkpoints move between the two only with this order.
-        x = torch.cat([resize(x, low.shape[-2:]), low], dim=1)
+        x = torch.cat([resize_bilinear(x, low.shape[-2:]), low], dim=1)
         return self.classifier(self.fuse(x))
 
 
@@ -138,9 +138,9 @@ class DeepLabV3PlusASPP(nn.Module):
         """{"out": logits at the input size} plus {"aux": auxiliary logits, same size} in training mode."""
         size = x.shape[-2:]
         features = self.encoder(x)
-        result = {"out": resize(self.decode_head(features[-1], features[LOW_LEVEL_FEATURES]), size)}
+        result = {"out": resize_bilinear(self.decode_head(features[-1], features[LOW_LEVEL_FEATURES]), size)}
         if self.training and self.auxiliary_head is not None:
-            result["aux"] = resize(self.auxiliary_head(features[-2]), size)
+            result["aux"] = resize_bilinear(self.auxiliary_head(features[-2]), size)
         return result
 
 

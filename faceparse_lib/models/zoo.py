@@ -8,13 +8,12 @@ from typing import Callable
 import segmentation_models_pytorch as smp
 import timm
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from faceparse_lib.classes import NUM_CLASSES
 from faceparse_lib.models.deeplab import deeplabv3plus_r50
 from faceparse_lib.models.names import CHALLENGE_MODEL, DEMO_MODEL, SEED_MODEL
-from faceparse_lib.models.ops import resize
+from faceparse_lib.standalone.inference import padded_logits
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +53,7 @@ class SmpSegmenter(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """{"out": logits N×C×H×W}; the input is zero-padded bottom/right to what the model accepts."""
-        height, width = x.shape[-2:]
-        d = self.size_divisor
-        padded = F.pad(x, (0, -width % d, 0, -height % d))
-        logits = resize(self.model(padded), padded.shape[-2:])
-        return {"out": logits[..., :height, :width]}
+        return {"out": padded_logits(self.model, x, self.size_divisor)}
 
 
 def smp_model(arch: str, encoder: str, num_classes: int = NUM_CLASSES, pretrained: bool = False, **kwargs) -> SmpSegmenter:

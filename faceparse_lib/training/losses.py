@@ -12,7 +12,7 @@ from segmentation_models_pytorch.losses import DiceLoss, FocalLoss, LovaszLoss
 from torch import nn
 
 from faceparse_lib.classes import IGNORE_INDEX
-from faceparse_lib.models.ops import resize
+from faceparse_lib.standalone.inference import resize_bilinear
 
 
 def weighted_cross_entropy(
@@ -27,7 +27,7 @@ def weighted_cross_entropy(
     non-ignored pixels and so cancels the overall scale of the weights and makes a pixel's pull depend on
     which other classes share its batch.
     """
-    logits = resize(logits, target.shape[-2:])  # as mmseg does before its losses
+    logits = resize_bilinear(logits, target.shape[-2:])  # as mmseg does before its losses
     per_pixel = F.cross_entropy(logits, target, weight=class_weights, ignore_index=ignore_index, reduction="none")
     valid = (target != ignore_index).sum()
     # Ignored pixels contribute exactly 0 (and 0 gradient), so an all-ignored batch gives 0, not 0/0.
@@ -95,7 +95,7 @@ class SegmentationLoss(nn.Module):
         if "aux" in outputs and self.aux_weight:
             found["aux"] = weighted_cross_entropy(outputs["aux"], target, self.class_weights, self.ignore_index)
         if self.extra is not None:
-            found[self.extra_name] = self.extra(resize(outputs["out"], target.shape[-2:]).float(), target)
+            found[self.extra_name] = self.extra(resize_bilinear(outputs["out"], target.shape[-2:]).float(), target)
         return found
 
     def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
