@@ -39,7 +39,7 @@ def test_good_predictions_are_scored_and_every_bad_one_is_named(folders):
     np.testing.assert_allclose(result.fscore.scores, expected.scores)
     assert result.worst(4)[3][0] == "img2"  # the 3 unscored (0) first, then the worst scored one
     problems = "\n".join(result.problems)
-    for fragment in ("img3.png: a colour mask", "img4.png: 12×8; expected the true mask's 12×16", "img5.png: missing",
+    for fragment in ("img3.png: an RGB image", "img4.png: 12×8; expected the true mask's 12×16", "img5.png: missing",
                      "other.png: no true mask"):
         assert fragment in problems
 
@@ -104,3 +104,24 @@ def test_an_image_with_nothing_to_score_counts_in_no_mean_and_unscored_images_ra
     result = score_folders(tmp_path / "pred", tmp_path / "true")
     assert result.unscored == ["gone"] and result.leaderboard_fscore() == pytest.approx(0.5, abs=1e-6)
     assert result.worst(1) == [("gone", 0.0)]
+
+
+def test_the_zip_checker_and_score_read_a_prediction_through_one_reader(tmp_path):
+    import io
+
+    from faceparse_lib.data.layout import DatasetError
+    from faceparse_lib.evaluation.folders import read_like_the_grader
+
+    deep = io.BytesIO()
+    Image.fromarray(np.array([[0, 18]], np.uint16)).save(deep, format="PNG")
+    warnings: list[str] = []
+    assert read_like_the_grader(deep.getvalue(), "masks/a.png", warnings).tolist() == [[0, 18]]
+    assert warnings and "masks/a.png: a 16-bit PNG" in warnings[0]
+    colour = io.BytesIO()
+    Image.new("RGB", (2, 1)).save(colour, format="PNG")
+    with pytest.raises(DatasetError, match="masks/b.png: an RGB image"):
+        read_like_the_grader(colour.getvalue(), "masks/b.png")
+    path = tmp_path / "b.png"
+    path.write_bytes(colour.getvalue())
+    with pytest.raises(DatasetError, match="b.png: an RGB image"):
+        read_like_the_grader(path)

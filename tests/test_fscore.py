@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from faceparse_lib.evaluation.fscore import FScore, image_confusions, image_fscores
+from faceparse_lib.evaluation.fscore import FScore, image_fscores
+from faceparse_lib.evaluation.metrics import ConfusionMatrix, confusion_counts
 
 
 def challenge_rule(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -46,7 +47,7 @@ def test_a_class_only_the_prediction_has_is_not_scored_but_lowers_recall():
     truth = np.zeros((4, 4), dtype=np.int64)
     pred = truth.copy()
     pred[0, :2] = 13  # two background pixels predicted as hair, a class the truth does not hold
-    score = image_fscores(image_confusions(pred, truth))[0]
+    score = image_fscores(confusion_counts(torch.from_numpy(pred)[None], torch.from_numpy(truth)[None], 19).numpy())[0]
     recall = 14 / 16
     assert score == pytest.approx(2 * 1.0 * recall / (1.0 + recall), abs=1e-6)  # one class scored, not two
 
@@ -75,7 +76,7 @@ def test_state_dict_round_trips_and_bad_labels_name_the_mask():
     meter.update(np.array([[1, 2]]), np.array([[1, 1]]))
     again = FScore.from_state_dict(meter.state_dict())
     np.testing.assert_array_equal(again.scores, meter.scores)
-    with pytest.raises(ValueError, match="true mask holds labels \\[23\\]"):
+    with pytest.raises(ValueError, match="target holds label 23 outside 0..18 and 255"):
         meter.update(np.array([[0]]), np.array([[23]]))
 
 
@@ -84,11 +85,28 @@ def test_logits_of_another_class_count_and_float_index_masks_are_refused():
 
     target = torch.zeros(1, 4, 4, dtype=torch.long)
     meter = FScore()
-    with pytest.raises(ValueError, match=r"logits of shape \(1, 5, 4, 4\).*N×19×H×W"):
+    with pytest.raises(ValueError, match=r"logits of shape \(1, 5, 4, 4\) do not fit.*N×19×H×W"):
         meter.update(torch.randn(1, 5, 4, 4), target)
-    with pytest.raises(ValueError, match="floats shaped like the mask: class indices must be integers"):
+    with pytest.raises(ValueError, match="floats shaped like the target: class indices must be integers"):
         meter.update(torch.zeros(1, 4, 4), target)
     assert len(meter) == 0
     meter.update(torch.randn(1, 19, 4, 4), target)
     meter.update(torch.zeros(4, 4, dtype=torch.long), torch.zeros(4, 4, dtype=torch.long))
     assert len(meter) == 2 and meter.scores[1] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_both_meters_count_from_one_primitive_image_by_image():
+    rng = np.random.default_rng(3)
+    truth = torch.from_numpy(rng.integers(0, 19, (3, 8, 8), dtype=np.uint8))
+    truth[0, 0, 0] = 255
+    pred = torch.from_numpy(rng.integers(0, 19, (3, 8, 8)))
+    counts = confusion_counts(pred, truth, 19)
+    for i in range(3):  # each image's own matrix, its ignore pixel dropped
+        one = ConfusionMatrix()
+        one.update(pred[i], truth[i])
+        assert torch.equal(counts[i], one.matrix)
+    meter, matrix = FScore(), ConfusionMatrix()
+    meter.update(pred, truth)
+    matrix.update(pred, truth)
+    assert np.array_equal(meter.confusions, counts.numpy()) and torch.equal(matrix.matrix, counts.sum(0))
+    assert int(counts.sum()) == 3 * 64 - 1

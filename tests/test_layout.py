@@ -117,3 +117,12 @@ def test_truncated_and_unreadable_files_are_refused(tmp_path):
     with pytest.raises(DatasetError, match=r"absent\.png: file not found"):
         read_mask(tmp_path / "absent.png")
 
+
+
+def test_invalid_labels_allows_the_ignore_label_only_in_true_masks():
+    from faceparse_lib.data.layout import invalid_labels
+
+    mask = np.array([[0, 18, 255, 19]], np.uint8)
+    assert invalid_labels(mask).tolist() == [19]
+    assert invalid_labels(mask, ignore_index=None).tolist() == [19, 255]
+    assert invalid_labels(np.array([-1, 3])).tolist() == [-1]

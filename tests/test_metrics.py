@@ -175,14 +175,16 @@ def test_all_reduce_sums_the_matrices_of_two_processes(tmp_path):
     assert gathered == {0: MATRIX, 1: MATRIX}
 
 
-def test_numpy_and_torch_pair_counts_agree():
-    rows = torch.randint(0, 7, (1000,), dtype=torch.uint8)
-    cols = torch.randint(0, 5, (1000,))
-    expected = torch.zeros(7, 5, dtype=torch.long)
-    for r, c in zip(rows.tolist(), cols.tolist()):
-        expected[r, c] += 1
+def test_numpy_and_torch_pair_counts_agree_image_by_image():
+    rows = torch.randint(0, 7, (3, 1000), dtype=torch.uint8)
+    cols = torch.randint(0, 5, (3, 1000))
+    expected = torch.zeros(3, 7, 5, dtype=torch.long)
+    for i in range(3):
+        for r, c in zip(rows[i].tolist(), cols[i].tolist()):
+            expected[i, r, c] += 1
     assert torch.equal(_pair_counts_numpy(rows, cols, 5, 7), expected)
     assert torch.equal(_pair_counts_torch(rows, cols, 5, 7), expected)
+    assert torch.equal(_pair_counts_numpy(rows[:1], cols[:1], 5, 7), expected[:1])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -51,23 +51,34 @@ class FolderScores:
 
 
 INDEX_MODES = ("L", "P", "I;16", "I;16B", "I")  # one channel of stored values, which convert("P") keeps as they are
+WIDE_MODES = {"I;16": 16, "I;16B": 16, "I": 32}
 
 
-def read_like_the_grader(path: Path) -> np.ndarray:
-    """A predicted mask read as the course's scorer reads it, `np.array(Image.open(p).convert("P"))`.
+def read_like_the_grader(source: Path | bytes, name: str | Path | None = None,
+                         warnings: list[str] | None = None) -> np.ndarray:
+    """A predicted mask (a file, or its bytes named `name`) read as the course's scorer reads it,
+    `np.array(Image.open(p).convert("P"))`: the one reader of predictions, for `score` and the zip checker.
 
-    Colour masks, which that call would quantise into nonsense, and files that do not decode raise DatasetError.
+    Colour masks, which that call would quantise into nonsense, and files that do not decode raise DatasetError;
+    a 16- or 32-bit mask is read, and added to `warnings` when given (the course asks for 8-bit).
     """
+    import io
+
     from PIL import Image, UnidentifiedImageError
 
+    name = name if name is not None else source
     try:
-        with Image.open(path) as picture:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as picture:
             if picture.mode not in INDEX_MODES:
-                raise DatasetError(f"{path}: a colour mask (mode {picture.mode}); the scorer's convert('P') turns colours "
+                kind = {"RGB": "an RGB", "RGBA": "an RGBA", "LA": "a grey+alpha"}.get(picture.mode, f"a {picture.mode}")
+                raise DatasetError(f"{name}: {kind} image; the scorer reads it with convert('P'), which turns colours "
                                    "into nonsense: write one channel of class indices")
+            if picture.mode in WIDE_MODES and warnings is not None:
+                warnings.append(f"{name}: a {WIDE_MODES[picture.mode]}-bit PNG; the course asks for 8-bit (today's "
+                                "Pillow reads its class indices with convert('P'), an older one may not)")
             return np.array(picture.convert("P"))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise DatasetError(f"{path}: unreadable ({err})") from err
+        raise DatasetError(f"{name}: unreadable ({err})") from err
 
 
 def score_folders(pred_dir: str | Path, true_dir: str | Path, progress: bool = False) -> FolderScores:

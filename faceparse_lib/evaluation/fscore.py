@@ -18,44 +18,9 @@ import torch.distributed as dist
 
 from faceparse_lib.classes import IGNORE_INDEX, NUM_CLASSES
 from faceparse_lib.classes import class_names as class_names_for
+from faceparse_lib.evaluation.metrics import class_indices, confusion_counts
 
 EPS = 1e-7  # the challenge's smoothing term, in precision, recall and F alike
-
-
-def image_confusions(pred: np.ndarray | torch.Tensor, target: np.ndarray | torch.Tensor,
-                     num_classes: int = NUM_CLASSES, ignore_index: int | None = IGNORE_INDEX) -> np.ndarray:
-    """N×C×C int64 confusion counts (rows true, columns predicted) of N images of class indices: one bincount each."""
-    pred, target = _labels(pred), _labels(target)
-    if pred.shape != target.shape:
-        raise ValueError(f"prediction of shape {pred.shape} does not match the true mask's {target.shape}")
-    if target.ndim == 2:
-        pred, target = pred[None], target[None]
-    c = num_classes
-    out = np.empty((len(target), c, c), dtype=np.int64)
-    for i, (p, t) in enumerate(zip(pred, target)):
-        p, t = p.ravel(), t.ravel()
-        if ignore_index is not None and (t == ignore_index).any():
-            keep = t != ignore_index
-            p, t = p[keep], t[keep]
-        for name, labels in (("prediction", p), ("true mask", t)):
-            if labels.size and int(labels.max()) >= c:
-                bad = np.unique(labels[labels >= c])[:8].tolist()
-                raise ValueError(f"{name} holds labels {bad} outside 0..{c - 1}")
-        # uint16 arithmetic on 8-bit labels: t·C + p stays below 65,536 for any C up to 255.
-        out[i] = np.bincount(t.astype(np.uint16) * c + p, minlength=c * c).reshape(c, c)
-    return out
-
-
-def _labels(values: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Class indices as a numpy array of an unsigned type (negative labels refused)."""
-    array = torch.as_tensor(values).cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
-    if array.dtype.kind not in "ui":
-        raise ValueError(f"masks of dtype {array.dtype}; expected integer class indices")
-    if array.dtype.kind == "i":
-        if array.size and (int(array.min()) < 0 or int(array.max()) > 65535):
-            raise ValueError(f"labels from {int(array.min())} to {int(array.max())}; expected class indices")
-        array = array.astype(np.uint16)
-    return array
 
 
 def class_fscores(confusions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,17 +65,11 @@ class FScore:
     @torch.no_grad()
     def update(self, pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray) -> None:
         """Add a batch: class indices shaped like `target` (N×H×W or H×W), or logits/probabilities N×C×H×W."""
-        pred, target = torch.as_tensor(pred), torch.as_tensor(target)
-        if pred.is_floating_point():
-            c, shape = self.num_classes, tuple(target.shape)
-            expected = {2: (c, *shape), 3: (shape[0], c, *shape[1:])}.get(target.ndim)
-            if tuple(pred.shape) != expected:
-                what = ("floats shaped like the mask: class indices must be integers"
-                        if tuple(pred.shape) == shape else f"logits of shape {tuple(pred.shape)}")
-                raise ValueError(f"prediction holds {what}; expected N×{c}×H×W logits for an N×H×W mask of "
-                                 f"{c} classes (or integer class indices shaped like it)")
-            pred = pred.max(dim=-3).indices  # the same first-max indices as argmax, several times faster on CPU
-        self._batches.append(image_confusions(pred, target, self.num_classes, self.ignore_index))
+        pred, target = class_indices(pred, target, self.num_classes)
+        if target.ndim == 2:  # one image
+            pred, target = pred[None], target[None]
+        counts = confusion_counts(pred, target, self.num_classes, self.ignore_index)
+        self._batches.append(counts.cpu().numpy())
 
     @property
     def scores(self) -> np.ndarray:

@@ -47,54 +47,13 @@ class ConfusionMatrix:
     @torch.no_grad()
     def update(self, pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray) -> None:
         """Count a batch: class indices shaped like `target`, or logits N×C×H×W (C×H×W for an H×W target)."""
-        pred, target = self._class_indices(torch.as_tensor(pred), torch.as_tensor(target))
+        pred, target = class_indices(pred, target, self.num_classes)
         if target.numel() == 0:
             return
-        c, top = self.num_classes, self._top_label
-        rows, cols = target.reshape(-1), pred.reshape(-1)
-        _require_range("pred", cols, c - 1, f"0..{c - 1}")
-        if not (rows.dtype == torch.uint8 and top >= 255):  # a uint8 target cannot leave 0..top then
-            _require_range("target", rows, top, self._allowed_labels)
-        # Every target label up to `top` gets a row, so the ignore row and stray labels are dropped or reported
-        # from the counts themselves instead of from extra passes over the pixels.
-        counts = _pair_counts(rows, cols, c, top + 1)
-        if self.ignore_index is not None:
-            counts[self.ignore_index] = 0
-        stray = counts[c:].sum(dim=1).nonzero().flatten()
-        if stray.numel():
-            raise ValueError(f"target holds {_listed(stray + c)} outside {self._allowed_labels}")
+        counts = confusion_counts(pred.reshape(1, -1), target.reshape(1, -1), self.num_classes, self.ignore_index)[0]
         if self.matrix.device != counts.device:
             self.matrix = self.matrix.to(counts.device)
-        self.matrix += counts[:c]
-
-    @property
-    def _top_label(self) -> int:
-        return max(self.num_classes - 1, self.ignore_index if self.ignore_index is not None else 0)
-
-    @property
-    def _allowed_labels(self) -> str:
-        return f"0..{self.num_classes - 1}" + (f" and {self.ignore_index}" if self.ignore_index is not None else "")
-
-    def _class_indices(self, pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Check shapes and dtypes; turn logits into class indices on pred's device."""
-        if target.is_floating_point() or target.is_complex():
-            raise ValueError(f"target has dtype {target.dtype}; expected integer class indices")
-        target = target.to(pred.device)
-        if pred.is_floating_point():
-            c, shape = self.num_classes, tuple(target.shape)
-            expected = {2: (c, *shape), 3: (shape[0], c, *shape[1:])}.get(target.ndim)
-            if tuple(pred.shape) != expected:
-                raise ValueError(
-                    f"logits of shape {tuple(pred.shape)} do not fit target of shape {tuple(target.shape)}; expected "
-                    f"N×{self.num_classes}×H×W logits for an N×H×W target (or {self.num_classes}×H×W for H×W)"
-                )
-            return pred.max(dim=-3).indices, target  # same first-max indices as argmax, several times faster on CPU
-        if pred.shape != target.shape:
-            raise ValueError(
-                f"pred of shape {tuple(pred.shape)} does not match target of shape {tuple(target.shape)}; "
-                f"expected class indices shaped like the target, or N×{self.num_classes}×H×W logits"
-            )
-        return pred, target
+        self.matrix += counts
 
     def merge(self, other: ConfusionMatrix) -> ConfusionMatrix:
         """Add the counts of another matrix with the same classes and ignore index; returns self."""
@@ -226,8 +185,69 @@ def _nanmean(values: np.ndarray) -> float:
     return float(defined.mean()) if defined.size else float("nan")
 
 
+def class_indices(pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray,
+                  num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(pred, target) as class-index tensors on pred's device, shapes and dtypes checked: logits N×C×H×W (C×H×W
+    for an H×W target) go through one argmax, so a meter never scores the wrong thing."""
+    pred, target = _common_integers(torch.as_tensor(pred)), _common_integers(torch.as_tensor(target))
+    if target.is_floating_point() or target.is_complex():
+        raise ValueError(f"target has dtype {target.dtype}; expected integer class indices")
+    target = target.to(pred.device)
+    if pred.is_floating_point():
+        c, shape = num_classes, tuple(target.shape)
+        expected = {2: (c, *shape), 3: (shape[0], c, *shape[1:])}.get(target.ndim)
+        if tuple(pred.shape) != expected:
+            what = ("holds floats shaped like the target: class indices must be integers" if tuple(pred.shape) == shape
+                    else f"logits of shape {tuple(pred.shape)} do not fit target of shape {shape}")
+            raise ValueError(f"pred {what}; expected N×{c}×H×W logits for an N×H×W target (or {c}×H×W for H×W), "
+                             "or integer class indices shaped like the target")
+        return pred.max(dim=-3).indices, target  # the same first-max indices as argmax, several times faster on CPU
+    if pred.shape != target.shape:
+        raise ValueError(f"pred of shape {tuple(pred.shape)} does not match target of shape {tuple(target.shape)}; "
+                         f"expected class indices shaped like the target, or N×{num_classes}×H×W logits")
+    return pred, target
+
+
+def _common_integers(values: torch.Tensor) -> torch.Tensor:
+    """uint16/32/64 (16-bit masks read by numpy) as int64, which every torch operation supports."""
+    if values.is_floating_point() or values.is_complex() or values.dtype in _NATIVE_INTEGERS:
+        return values
+    return values.long()
+
+
+_NATIVE_INTEGERS = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+def confusion_counts(pred: torch.Tensor, target: torch.Tensor, num_classes: int,
+                     ignore_index: int | None = IGNORE_INDEX) -> torch.Tensor:
+    """N×C×C int64 confusion counts (rows true, columns predicted), one matrix per leading index of the N×... class
+    indices `pred` and `target`: the one primitive under `ConfusionMatrix` and `FScore` (as smp's `get_stats`).
+
+    Target pixels equal to `ignore_index` are dropped; a predicted label outside 0..C-1, or a true one outside 0..C-1
+    and `ignore_index`, raises ValueError naming the labels.
+    """
+    c = num_classes
+    top = max(c - 1, ignore_index if ignore_index is not None else 0)
+    allowed = f"0..{c - 1}" + (f" and {ignore_index}" if ignore_index is not None else "")
+    rows, cols = target.reshape(len(target), -1), pred.reshape(len(pred), -1)
+    _require_range("pred", cols, c - 1, f"0..{c - 1}")
+    if not (rows.dtype == torch.uint8 and top >= 255):  # a uint8 target cannot leave 0..top then
+        _require_range("target", rows, top, allowed)
+    # Every target label up to `top` gets a row, so the ignore row and stray labels are dropped or reported from the
+    # counts themselves instead of from extra passes over the pixels.
+    counts = _pair_counts(rows, cols, c, top + 1)
+    if ignore_index is not None:
+        counts[:, ignore_index] = 0
+    stray = counts[:, c:].sum(dim=(0, 2)).nonzero().flatten()
+    if stray.numel():
+        raise ValueError(f"target holds {_listed(stray + c)} outside {allowed}")
+    return counts[:, :c]
+
+
 def _require_range(name: str, values: torch.Tensor, top: int, allowed: str) -> None:
     """Raise ValueError naming the offending labels unless every value lies in 0..top."""
+    if values.numel() == 0:
+        return
     if values.device.type == "cpu":
         array = values.numpy()
         low, high = int(array.min()), int(array.max())
@@ -238,23 +258,30 @@ def _require_range(name: str, values: torch.Tensor, top: int, allowed: str) -> N
 
 
 def _pair_counts(rows: torch.Tensor, cols: torch.Tensor, num_cols: int, num_rows: int) -> torch.Tensor:
-    """How often each (row, col) pair occurs, as a num_rows×num_cols int64 tensor, counted on the tensors' device."""
+    """N×num_rows×num_cols int64 counts of each (row, col) pair in each of the N rows of `rows` and `cols`."""
     # numpy's bincount and integer arithmetic run several times faster than torch's on CPU.
     count = _pair_counts_numpy if rows.device.type == "cpu" else _pair_counts_torch
     return count(rows, cols, num_cols, num_rows)
 
 
 def _pair_counts_numpy(rows: torch.Tensor, cols: torch.Tensor, num_cols: int, num_rows: int) -> torch.Tensor:
-    index = rows.numpy().astype(np.int64)
-    index *= num_cols
-    index += cols.numpy()
-    counts = np.bincount(index, minlength=num_rows * num_cols).astype(np.int64, copy=False)
-    return torch.from_numpy(counts).view(num_rows, num_cols)
+    bins = num_rows * num_cols
+    # 16-bit index arithmetic when the bins allow it: memory traffic, not the bincount, is what costs here.
+    dtype = np.uint16 if bins <= 1 << 16 else np.int64
+    out = np.empty((len(rows), num_rows, num_cols), dtype=np.int64)
+    for i, (image_rows, image_cols) in enumerate(zip(rows.numpy(), cols.numpy())):
+        index = image_rows.astype(dtype)
+        index *= num_cols
+        np.add(index, image_cols, out=index, casting="unsafe")  # labels were checked to lie in 0..num_cols-1
+        out[i] = np.bincount(index, minlength=bins).reshape(num_rows, num_cols)
+    return torch.from_numpy(out)
 
 
 def _pair_counts_torch(rows: torch.Tensor, cols: torch.Tensor, num_cols: int, num_rows: int) -> torch.Tensor:
+    n = len(rows)
     index = rows.long() * num_cols + cols.long()
-    return torch.bincount(index, minlength=num_rows * num_cols).view(num_rows, num_cols)
+    index += (torch.arange(n, device=rows.device) * (num_rows * num_cols))[:, None]
+    return torch.bincount(index.flatten(), minlength=n * num_rows * num_cols).view(n, num_rows, num_cols)
 
 
 def _listed(values: torch.Tensor, limit: int = 8) -> str:

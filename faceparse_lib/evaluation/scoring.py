@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 from faceparse_lib.evaluation.inference import (MODEL_INPUT_SIZE, InputSize, as_lists, model_device, predict_probs,
                                                 resolve_input_size, same_size_batches)
 from faceparse_lib.evaluation.fscore import FScore
-from faceparse_lib.evaluation.metrics import ConfusionMatrix
+from faceparse_lib.evaluation.metrics import ConfusionMatrix, class_indices
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,10 @@ def evaluate(
                 probs = predict_probs(model, image_batch, mask_batch.shape[-2:], tta, scales, input_size)
                 if matrix is None:
                     matrix = ConfusionMatrix(probs.shape[1], device=device)
-                matrix.update(probs, mask_batch.to(device, non_blocking=True))
+                pred, target = class_indices(probs, mask_batch.to(device, non_blocking=True), probs.shape[1])
+                matrix.update(pred, target)  # one argmax for both meters
                 if fscore is not None:
-                    fscore.update(probs, mask_batch)
+                    fscore.update(pred, target)
             bar.update(len(images))
     assert matrix is not None
     log.info("evaluated %d images: %r", len(dataset), matrix)  # type: ignore[arg-type]
