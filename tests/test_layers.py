@@ -63,6 +63,8 @@ def third_party_imports(path: Path) -> set[str]:
             found |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.level > 1:  # `from ..x`: outside the package
+            found.add("faceparse_lib")
     return found
 
 

@@ -126,3 +126,20 @@ def test_invalid_labels_allows_the_ignore_label_only_in_true_masks():
     assert invalid_labels(mask).tolist() == [19]
     assert invalid_labels(mask, ignore_index=None).tolist() == [19, 255]
     assert invalid_labels(np.array([-1, 3])).tolist() == [-1]
+
+
+def test_an_exif_turned_image_with_a_mask_is_refused_by_name_and_alone_is_read_upright(tmp_path):
+    from faceparse_lib.data.check import check_dataset
+
+    root = tmp_path / "set"
+    write_sample(root, "train", "a")
+    image_path = next((root / "train" / "images").iterdir())
+    stored = Image.open(image_path).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 3  # stored upside down
+    stored.save(image_path, exif=exif)
+    with pytest.raises(DatasetError, match=f"{image_path.name}: EXIF orientation 3"):
+        read_pair(image_path, next((root / "train" / "masks").iterdir()))
+    raw = np.asarray(Image.open(image_path).convert("RGB"))  # the stored pixels, tag ignored
+    assert np.array_equal(read_image(image_path), raw[::-1, ::-1])  # a photo alone: turned upright
+    assert any("EXIF orientation 3" in p for p in check_dataset(root).problems)

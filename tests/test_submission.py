@@ -131,7 +131,8 @@ class NotATensor:
 
 GOOD_MASK = np.zeros((64, 64), dtype=np.uint8)
 SOLUTION = {"solution/run.py": b"print()", "solution/requirements.txt": b"torch\n",
-            "solution/ckpt.pth": checkpoint({"state_dict": {"w": torch.zeros(3)}})}
+            "solution/ckpt.pth": checkpoint({"state_dict": {"w": torch.zeros(3)}}),
+            **{f"solution/standalone/{name}": b"" for name in ("__init__.py", "images.py", "inference.py")}}
 
 
 @pytest.mark.parametrize("files,fragment", [
@@ -140,6 +141,7 @@ SOLUTION = {"solution/run.py": b"print()", "solution/requirements.txt": b"torch\
     ({"masks/a.png": png(np.zeros((64, 64, 3), dtype=np.uint8))}, "an RGB image"),
     ({"masks/a.png": png(np.zeros((64, 64, 4), dtype=np.uint8))}, "an RGBA image"),
     ({"masks/a.png": png(np.full((64, 64), 25, dtype=np.uint16))}, "labels [25] outside 0..18"),
+    ({"masks/a.png": png(np.full((64, 64), 300, dtype=np.uint16))}, "16-bit mask holding values up to 300"),
     ({"masks/a.PNG": png(GOOD_MASK)}, "must be .png in lower case"),
     ({"masks/a.png": png(GOOD_MASK), "masks/a.PNG": png(GOOD_MASK)}, "two masks for a"),
     ({"masks/a.png": png(np.full((64, 64), 23, dtype=np.uint8))}, "labels [23] outside 0..18"),
@@ -148,6 +150,8 @@ SOLUTION = {"solution/run.py": b"print()", "solution/requirements.txt": b"torch\
     ({"masks/c.png": png(GOOD_MASK)}, "masks/a.png missing for a.jpg"),
     ({"masks/a.png": png(GOOD_MASK), **{k: v for k, v in SOLUTION.items() if k != "solution/run.py"}},
      "solution/run.py missing"),
+    ({"masks/a.png": png(GOOD_MASK), **{k: v for k, v in SOLUTION.items() if "inference" not in k}},
+     "solution/standalone/inference.py missing (run.py imports it)"),
     ({"masks/a.png": png(GOOD_MASK), **SOLUTION, "solution/ckpt.pth": checkpoint({"weights": torch.zeros(3)})},
      "no 'state_dict'"),
     ({"masks/a.png": png(GOOD_MASK), **SOLUTION, "solution/ckpt.pth": checkpoint({"state_dict": NotATensor()})},
@@ -161,6 +165,15 @@ def test_check_names_each_usual_mistake(tmp_path, files, fragment):
     Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(images / "a.jpg")
     problems = check_submission(write_zip(tmp_path / "bad.zip", files), images=images)
     assert any(fragment in p for p in problems), problems
+    assert not any("unreadable (" in p and fragment in p.split("unreadable (", 1)[1] for p in problems), problems
+
+
+def test_an_unreadable_test_image_is_a_problem_named_not_a_crash(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "a.jpg").write_bytes(b"not a jpeg")
+    problems = check_submission(write_zip(tmp_path / "z.zip", {"masks/a.png": png(GOOD_MASK)}), images=images)
+    assert any("a.jpg: the test image is unreadable" in p for p in problems), problems
 
 
 def test_what_is_allowed_but_worth_fixing_is_a_warning_said_once(tmp_path):

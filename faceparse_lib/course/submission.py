@@ -385,7 +385,9 @@ def check_submission(zip_path: str | Path, images: str | Path | None = None, sol
                      "512×512" for (w, h), found in sorted(sizes.items()) if (w, h) != (512, 512) and images is None]
         has_solution = any(n.startswith("solution/") for n in names)
         if solution or (solution is None and has_solution):
-            problems += [f"{zip_path}: solution/{f} missing" for f in SOLUTION_FILES if f"solution/{f}" not in names]
+            needed = [*SOLUTION_FILES, *(f"{STANDALONE.name}/{m.name}" for m in standalone_files())]
+            problems += [f"{zip_path}: solution/{f} missing" + (" (run.py imports it)" if "/" in f else "")
+                         for f in needed if f"solution/{f}" not in names]
             if "solution/ckpt.pth" in names:
                 problems += _checkpoint_problems(zip_path, archive.read("solution/ckpt.pth"))
     return problems
@@ -423,8 +425,11 @@ def _mask_problems(zip_path: Path, name: str, data: bytes, image: Path | None, i
     height, width = mask.shape
     sizes.setdefault((width, height), []).append(name)
     if image is not None:
-        with image_module.open(image) as source:
-            upright = upright_size(source)  # the size the kit's (and run.py's) reader gives the image
+        try:
+            with image_module.open(image) as source:
+                upright = upright_size(source)  # the size the kit's (and run.py's) reader gives the image
+        except (OSError, SyntaxError, ValueError) as err:
+            return problems + [f"{image}: the test image is unreadable ({err}); cannot check {name}'s size"]
         if upright != (width, height):
             problems.append(f"{where}: {width}×{height}; its image {image.name} is {upright[0]}×{upright[1]}")
     return problems

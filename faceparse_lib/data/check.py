@@ -106,7 +106,7 @@ def _check_split(root: Path, split: str, report: CheckReport, progress: bool, ru
     result.images, result.masks = len(images), len(masks)
     for stem in tqdm(sorted(images), desc=f"check {split}", disable=not progress, leave=False):
         try:
-            image = read_image(images[stem])
+            image = read_image(images[stem], turned_ok=stem not in masks)
             result.sizes[(image.shape[1], image.shape[0])] += 1
             if stem in masks:
                 mask = read_mask(masks[stem])

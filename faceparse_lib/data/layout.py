@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from faceparse_lib.classes import IGNORE_INDEX, NUM_CLASSES
-from faceparse_lib.standalone.images import upright_rgb
+from faceparse_lib.standalone.images import exif_orientation, upright_rgb
 
 SPLITS = ("train", "val", "test")
 IMAGES_DIR = "images"
@@ -102,10 +102,17 @@ def read_mask(path: str | Path) -> np.ndarray:
     return validate_mask(np.array(image, dtype=np.uint8), path)
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, turned_ok: bool = True) -> np.ndarray:
     """Read an image as H×W×3 uint8 RGB, as every path of the kit and a hand-in's run.py do (`standalone.images`):
-    upright by its EXIF orientation, transparency onto white, 16-bit greyscale scaled to 8 bits."""
+    upright by its EXIF orientation, transparency onto white, 16-bit greyscale scaled to 8 bits.
+
+    `turned_ok=False` (an image with a mask) refuses an EXIF-turned image: its mask's pixels may follow the stored
+    orientation or the shown one, and a wrong guess trains and scores a turned mask without any error.
+    """
     image = _load(Path(path))
+    if not turned_ok and exif_orientation(image) != 1:
+        raise DatasetError(f"{path}: EXIF orientation {exif_orientation(image)} (stored turned or mirrored), so it is "
+                           "unclear which way its mask is drawn; save the image upright without the tag")
     try:
         return upright_rgb(image)
     except (OSError, SyntaxError, ValueError) as err:  # a broken EXIF block
@@ -123,7 +130,7 @@ def require_same_size(image: np.ndarray, mask: np.ndarray, image_path: Path, mas
 
 def read_pair(image_path: Path, mask_path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read an image and its mask, refusing a pair whose sizes differ."""
-    image, mask = read_image(image_path), read_mask(mask_path)
+    image, mask = read_image(image_path, turned_ok=False), read_mask(mask_path)
     require_same_size(image, mask, image_path, mask_path)
     return image, mask
 

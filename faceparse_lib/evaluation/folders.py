@@ -50,7 +50,7 @@ class FolderScores:
         return ranked[:count]
 
 
-INDEX_MODES = ("L", "P", "I;16", "I;16B", "I")  # one channel of stored values, which convert("P") keeps as they are
+INDEX_MODES = ("L", "P", "I;16", "I;16B", "I")  # one channel of stored values, which convert("P") keeps up to 255
 WIDE_MODES = {"I;16": 16, "I;16B": 16, "I": 32}
 
 
@@ -73,10 +73,17 @@ def read_like_the_grader(source: Path | bytes, name: str | Path | None = None,
                 kind = {"RGB": "an RGB", "RGBA": "an RGBA", "LA": "a grey+alpha"}.get(picture.mode, f"a {picture.mode}")
                 raise DatasetError(f"{name}: {kind} image; the scorer reads it with convert('P'), which turns colours "
                                    "into nonsense: write one channel of class indices")
-            if picture.mode in WIDE_MODES and warnings is not None:
-                warnings.append(f"{name}: a {WIDE_MODES[picture.mode]}-bit PNG; the course asks for 8-bit (today's "
-                                "Pillow reads its class indices with convert('P'), an older one may not)")
+            if picture.mode in WIDE_MODES:
+                top = int(np.asarray(picture).max(initial=0))
+                if top > 255:  # convert("P") would clip it to 255 and hide the value
+                    raise DatasetError(f"{name}: a {WIDE_MODES[picture.mode]}-bit mask holding values up to {top}; "
+                                       f"expected class indices 0..{NUM_CLASSES - 1} (convert('P') clips them to 255)")
+                if warnings is not None:
+                    warnings.append(f"{name}: a {WIDE_MODES[picture.mode]}-bit PNG; the course asks for 8-bit "
+                                    "(today's Pillow reads its class indices with convert('P'), an older one may not)")
             return np.array(picture.convert("P"))
+    except DatasetError:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise DatasetError(f"{name}: unreadable ({err})") from err
 

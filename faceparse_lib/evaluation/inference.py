@@ -19,7 +19,6 @@ from faceparse_lib.classes import FLIP_PAIRS
 from faceparse_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from faceparse_lib.standalone import inference as core
 
-TTA_MODES = core.TTA_MODES
 # input_size's default: the side the model was trained at (`model.input_size`, set by load_checkpoint).
 MODEL_INPUT_SIZE = "model"
 InputSize = int | None | str

@@ -40,7 +40,7 @@ def to_rgb(picture: Image.Image) -> np.ndarray:
     return np.array(picture if picture.mode == "RGB" else picture.convert("RGB"))
 
 
-def _orientation(picture: Image.Image) -> int:
+def exif_orientation(picture: Image.Image) -> int:
     """The EXIF orientation (1..8; 1 = stored upright, 5..8 = stored turned a quarter)."""
     return picture.getexif().get(EXIF_ORIENTATION) or 1
 
@@ -48,12 +48,12 @@ def _orientation(picture: Image.Image) -> int:
 def upright_size(picture: Image.Image) -> tuple[int, int]:
     """(width, height) of an opened image as `upright_rgb` returns it, without decoding the pixels."""
     width, height = picture.size
-    return (height, width) if _orientation(picture) in (5, 6, 7, 8) else (width, height)
+    return (height, width) if exif_orientation(picture) in (5, 6, 7, 8) else (width, height)
 
 
 def upright_rgb(picture: Image.Image) -> np.ndarray:
     """An opened image as H×W×3 uint8 RGB, turned as its EXIF orientation says (phone photos are stored sideways)."""
-    if _orientation(picture) != 1:
+    if exif_orientation(picture) != 1:
         picture = ImageOps.exif_transpose(picture)
     return to_rgb(picture)
 
