@@ -24,6 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tta", choices=("flip",), default=None, help="flip test-time augmentation (run.py repeats it)")
     parser.add_argument("--images", type=Path, default=None, metavar="DIR",
                         help="with check: the test images, to check one mask per image by name and size")
+    parser.add_argument("--run", nargs="?", type=int, const=0, default=None, metavar="N",
+                        help="with check and --images: rehearse the grader, running solution/run.py on N test images "
+                             "(default: all) in a fresh environment and comparing each output with masks/")
+    parser.add_argument("--python", default=None, metavar="PATH",
+                        help="with --run: the interpreter of the fresh environment (default: this one's)")
+    parser.add_argument("--reuse-env", action="store_true",
+                        help="with --run: use this environment's packages instead of installing requirements.txt "
+                             "(faster; faceparse_lib hidden; does not prove that the requirements install)")
+    parser.add_argument("--gpu", action="store_true", help="with --run: let run.py see CUDA (hidden by default)")
+    parser.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                        help="with --run: seconds allowed per image, start-up included (default: 300)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -32,13 +43,23 @@ def run(args: argparse.Namespace) -> int:
 
     if args.items[0] == "check":
         if len(args.items) != 2:
-            raise ValueError("usage: submission check ZIP [--images TEST_IMAGES]")
+            raise ValueError("usage: submission check ZIP [--images TEST_IMAGES [--run [N]]]")
         warnings: list[str] = []
         problems = check_submission(args.items[1], images=args.images, warnings=warnings)
         for warning in warnings:
             print(f"warning: {warning}")
         for problem in problems:
             print(f"problem: {problem}")
+        if args.run is not None:
+            if args.images is None:
+                raise ValueError("--run needs --images TEST_IMAGES: run.py is run on the test images")
+            from faceparse_lib.course.rehearsal import rehearse
+
+            rehearsal = rehearse(args.items[1], args.images, args.run or None, python=args.python,
+                                 reuse_environment=args.reuse_env, timeout=args.timeout, hide_cuda=not args.gpu,
+                                 say=print)
+            print(rehearsal.summary())
+            problems += rehearsal.problems
         if problems:
             raise ValueError(f"{len(problems)} problem(s) in {args.items[1]}")
         print(f"{args.items[1]}: no problem found")
