@@ -66,7 +66,7 @@ else:
 DATA = ""                # folder (or zip) of the hand-out; "" = search your Drive (Colab) or data/ (elsewhere)
 RUN_DIR = ""             # "" = faceparse-runs/RULES-PRESET-DATA on your Drive, the same in every notebook
 RULES = "challenge"      # "challenge" (2025/26: F-score, < 1,821,085 parameters, no pretraining) or "seed" (2022)
-PRESET = ""              # "" = the rules' GPU recipe; "cpu" = a few minutes on a CPU, a far lower score
+PRESET = ""              # "" = the rules' GPU recipe; "laptop" = ~20 min on 2 CPU cores; "cpu" = 3 min, a demo
 DEMO = False             # True = the kit's synthetic faces instead of the course's data
 RELABEL_SWAPPED = False  # True = train on a copy whose left/right-swapped masks are relabelled (notebook 1)
 
@@ -74,7 +74,7 @@ RELABEL_SWAPPED = False  # True = train on a copy whose left/right-swapped masks
 # %matplotlib inline
 from IPython.display import display
 
-from faceparse_lib.course import hand_in_images, phase_hand_in, trained_run, workspace
+from faceparse_lib.course import hand_in_images, phase_hand_in, rehearse_hand_in, trained_run, workspace
 from faceparse_lib.data import FaceParsingDataset
 from faceparse_lib.data.rules import METRIC_NAMES, score_headline
 from faceparse_lib.evaluation import FScore, evaluate, predict_folder, zip_masks
@@ -185,6 +185,19 @@ else:
                                                       else "predictions.zip"), folder="")
     print(f"{len(predictions.masks)} masks -> {archive} ({archive.stat().st_size / 1e6:.1f} MB); "
           f"{len(predictions.failed)} image(s) failed")
+
+# %% [markdown]
+# ### Rehearse the grader
+#
+# The course deducts marks for predictions the code does not reproduce. The cell below runs the test-phase zip's
+# `run.py` on two test images exactly as the graders do (from inside `solution/`, one process per image, CUDA
+# hidden, faceparse_lib out of reach) and compares each output with the zip's mask pixel for pixel. It uses this
+# runtime's packages; a fresh environment would download torch again. Before you upload, rehearse every image in a
+# fresh environment from a terminal: `python -m faceparse_lib submission check ZIP --images TEST_IMAGES --run`.
+
+# %%
+if ws.rules == "challenge":
+    print(rehearse_hand_in(ws))
 
 # %% [markdown]
 # ## Your own photo

@@ -113,6 +113,14 @@ def test_real_data_with_a_gpu_gets_the_rules_gpu_preset(tmp_path, no_colab_no_gp
     ws.require_training_device()
 
 
+def test_the_laptop_preset_trains_on_a_cpu_and_validates_on_val_masks_where_they_exist(tmp_path, no_colab_no_gpu):
+    make_synthetic_dataset(tmp_path / "data" / "celebamask", 2, 1, size=64, workers=0)
+    ws = workspace(rules="seed", preset="laptop", environ={"FACEPARSE_HOME": str(tmp_path)})
+    ws.require_training_device()  # no GPU: no stop, the preset is meant for a CPU
+    cfg = ws.train_config()
+    assert cfg.holdout == 0 and cfg.rules == "seed" and cfg.device == "cpu"
+
+
 def test_the_config_cell_sets_what_the_environment_may_override(tmp_path, tiny_set, drive, no_colab_no_gpu):
     ws = workspace(str(drive), str(tmp_path / "mine"), "seed", "cpu", environ={"FACEPARSE_HOME": str(tmp_path)})
     assert (ws.rules, ws.preset, ws.run_dir, ws.run_dir_named) == ("seed", "cpu", tmp_path / "mine", True)

@@ -81,6 +81,16 @@ def test_a_solution_carries_the_kits_standalone_package_byte_for_byte(runs, data
 
 
 @pytest.mark.slow
+def test_the_grader_rehearsal_passes_the_kits_own_zip(runs, odd_images, tmp_path, capsys):
+    from faceparse_lib.cli import main
+
+    archive = build_submission(runs["unet_lcnet050"], odd_images, tmp_path / "hand-in.zip", with_solution=True)
+    assert main(["submission", "check", str(archive), "--images", str(odd_images), "--run", "2", "--reuse-env"]) == 0
+    out = capsys.readouterr().out
+    assert "run.py on 2 image(s): 2 gave the zip's mask pixel for pixel" in out and "faceparse_lib hidden" in out
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("model,tta", [("unet_lcnet050", None), ("unet_lcnet050", "flip"), ("unet_mnv3s", "flip"),
                                        ("deeplabv3plus_lcnet100", "flip")])
 def test_run_py_alone_writes_the_masks_of_the_zip_pixel_for_pixel(runs, odd_images, tmp_path, model, tta):
@@ -130,7 +140,7 @@ class NotATensor:
 
 
 GOOD_MASK = np.zeros((64, 64), dtype=np.uint8)
-SOLUTION = {"solution/run.py": b"print()", "solution/requirements.txt": b"torch\n",
+SOLUTION = {"solution/run.py": b"from standalone.images import read_rgb\n", "solution/requirements.txt": b"torch\n",
             "solution/ckpt.pth": checkpoint({"state_dict": {"w": torch.zeros(3)}}),
             **{f"solution/standalone/{name}": b"" for name in ("__init__.py", "images.py", "inference.py")}}
 
@@ -152,6 +162,7 @@ SOLUTION = {"solution/run.py": b"print()", "solution/requirements.txt": b"torch\
      "solution/run.py missing"),
     ({"masks/a.png": png(GOOD_MASK), **{k: v for k, v in SOLUTION.items() if "inference" not in k}},
      "solution/standalone/inference.py missing (run.py imports it)"),
+    ({"masks/a.png": png(GOOD_MASK), **SOLUTION, "solution/ckpt.pth": b""}, "not loadable with torch.load"),
     ({"masks/a.png": png(GOOD_MASK), **SOLUTION, "solution/ckpt.pth": checkpoint({"weights": torch.zeros(3)})},
      "no 'state_dict'"),
     ({"masks/a.png": png(GOOD_MASK), **SOLUTION, "solution/ckpt.pth": checkpoint({"state_dict": NotATensor()})},
@@ -166,6 +177,11 @@ def test_check_names_each_usual_mistake(tmp_path, files, fragment):
     problems = check_submission(write_zip(tmp_path / "bad.zip", files), images=images)
     assert any(fragment in p for p in problems), problems
     assert not any("unreadable (" in p and fragment in p.split("unreadable (", 1)[1] for p in problems), problems
+
+
+def test_a_hand_written_run_py_needs_no_standalone_package(tmp_path):
+    own = {**{k: v for k, v in SOLUTION.items() if "standalone" not in k}, "solution/run.py": b"import torch\n"}
+    assert check_submission(write_zip(tmp_path / "own.zip", {"masks/a.png": png(GOOD_MASK), **own})) == []
 
 
 def test_an_unreadable_test_image_is_a_problem_named_not_a_crash(tmp_path):

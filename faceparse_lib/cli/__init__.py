@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "notebooks": "faceparse_lib.cli.commands.notebooks",
     "demo": "faceparse_lib.cli.commands.demo",
     "bench": "faceparse_lib.cli.commands.bench",
+    "recipes": "faceparse_lib.cli.commands.recipes",
     "export": "faceparse_lib.cli.commands.export",
 }
 

@@ -11,7 +11,8 @@ Environment variables override the config cell (CI sets them; all optional):
     FACEPARSE_DATA        the hand-out: a folder holding its zips, a zip, or a course-layout folder
     FACEPARSE_RUN_DIR     the training run dir that notebooks 3-5 share
     FACEPARSE_RULES       "challenge" (today's course: the F-score, the parameter cap, from scratch) or "seed" (2022)
-    FACEPARSE_PRESET      "challenge", "report" or "cpu" (default: the rules' GPU preset on real data, cpu for the demo)
+    FACEPARSE_PRESET      "challenge", "report", "laptop" or "cpu" (default: the rules' GPU preset on real data, cpu
+                          for the demo)
     FACEPARSE_DEMO=1      the synthetic faces, asked for
     FACEPARSE_RELABEL_SWAPPED=1  train on a copy of the data with left/right-swapped masks relabelled
     FACEPARSE_REPORT_DIR  where notebook 5 writes the report
@@ -175,8 +176,9 @@ class Workspace:
         if self.preset in GPU_PRESETS and not self.gpu:
             raise NotebookStop(
                 f"preset {self.preset!r} trains for hours on a GPU, and this runtime has none. On Colab: Runtime > "
-                "Change runtime type > T4 GPU, then Run all. To train on this CPU anyway, set PRESET = 'cpu' "
-                "(a small model at 128 px: minutes, and a far lower score).")
+                "Change runtime type > T4 GPU, then Run all. To train on this CPU anyway, set PRESET = 'laptop' "
+                "(the challenge model at 256 px: about 20 minutes on 2 cores) or PRESET = 'cpu' (a small model at "
+                "128 px: 3 minutes, a far lower score).")
 
     def summary(self) -> str:
         """One line per fact: rules, data, preset, run dir; then the notes (a banner first for the demo)."""
@@ -262,7 +264,7 @@ def workspace(
     # Validate on a holdout of train only where val has no masks (the challenge's hand-out); else on val.
     if not (data_root / "val" / "masks").is_dir():
         overrides["holdout"] = QUICK_HOLDOUT if quick else TrainConfig.preset("challenge").holdout
-    elif preset == "challenge":
+    elif TrainConfig.preset(preset).holdout:  # the challenge and laptop presets hold out; val has masks here
         overrides["holdout"] = 0
     if quick:
         overrides.update(QUICK_OVERRIDES)
@@ -452,11 +454,27 @@ def phase_hand_in(ws: Workspace, phase: str, tta: str | None, allow_not_best: bo
     if not images.is_dir():
         return f"{phase} phase: {images} not there yet ({PHASES[phase].split}.zip); nothing to hand in for it"
     run_dir = hand_in_run(ws)
-    name = ("DEMO-synthetic-" if ws.synthetic else "") + f"{phase}-phase.zip"
     siblings = [p for p in ws.runs_home.iterdir() if p.is_dir()] if ws.runs_home.is_dir() else []
-    result = hand_in(run_dir, ws.data_root, phase, out=run_dir / name, tta=tta, compare_with=siblings,
+    result = hand_in(run_dir, ws.data_root, phase, out=hand_in_zip(ws, phase), tta=tta, compare_with=siblings,
                      allow_not_best=allow_not_best, progress=progress)
     return result.summary()
+
+
+def hand_in_zip(ws: Workspace, phase: str) -> Path:
+    """Where `phase_hand_in` writes a phase's zip: beside the run handed in (DEMO-synthetic-* for the demo)."""
+    return hand_in_run(ws) / (("DEMO-synthetic-" if ws.synthetic else "") + f"{phase}-phase.zip")
+
+
+def rehearse_hand_in(ws: Workspace, count: int = 2) -> str:
+    """Run the test-phase zip's run.py on `count` test images as the graders do, with this runtime's packages and
+    faceparse_lib hidden; the summary to print (or why there is nothing to rehearse yet)."""
+    from faceparse_lib.course.rehearsal import rehearse
+    from faceparse_lib.data.layout import images_dir
+
+    archive = hand_in_zip(ws, "test")
+    if not archive.is_file():
+        return f"{archive}: no test-phase zip yet (it needs test.zip's images); nothing to rehearse"
+    return rehearse(archive, images_dir(ws.data_root, "test"), count, reuse_environment=True).summary()
 
 
 def hand_in_images(ws: Workspace) -> tuple[Path, str | None]:

@@ -385,12 +385,27 @@ def check_submission(zip_path: str | Path, images: str | Path | None = None, sol
                      "512×512" for (w, h), found in sorted(sizes.items()) if (w, h) != (512, 512) and images is None]
         has_solution = any(n.startswith("solution/") for n in names)
         if solution or (solution is None and has_solution):
-            needed = [*SOLUTION_FILES, *(f"{STANDALONE.name}/{m.name}" for m in standalone_files())]
+            needed = list(SOLUTION_FILES)
+            if "solution/run.py" in names and _imports_standalone(archive.read("solution/run.py")):
+                needed += [f"{STANDALONE.name}/{m.name}" for m in standalone_files()]
             problems += [f"{zip_path}: solution/{f} missing" + (" (run.py imports it)" if "/" in f else "")
                          for f in needed if f"solution/{f}" not in names]
             if "solution/ckpt.pth" in names:
                 problems += _checkpoint_problems(zip_path, archive.read("solution/ckpt.pth"))
     return problems
+
+
+def _imports_standalone(run_py: bytes) -> bool:
+    """Whether a run.py imports the kit's standalone package (a kit-built one does; a hand-written one need not)."""
+    import ast
+
+    try:
+        tree = ast.parse(run_py)
+    except SyntaxError:
+        return False
+    return any((isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == STANDALONE.name)
+               or (isinstance(node, ast.Import) and any(a.name.split(".")[0] == STANDALONE.name for a in node.names))
+               for node in ast.walk(tree))
 
 
 def _layout_problems(zip_path: Path, names: list[str]) -> list[str]:
@@ -444,7 +459,7 @@ def _checkpoint_problems(zip_path: Path, data: bytes) -> list[str]:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises several kinds for a file it will not load safely
         return [f"{where}: not loadable with torch.load(weights_only=True), i.e. without unpickling code "
-                f"({str(err).splitlines()[0][:160]})"]
+                f"({(str(err).splitlines() or [type(err).__name__])[0][:160]})"]
     if not isinstance(state, dict) or "state_dict" not in state:
         return [f"{where}: no 'state_dict'; the course's template loads ckpt['state_dict']"]
     # As sum(p.numel() for p in model.parameters()) would count them, from the state_dict alone: BatchNorm's

@@ -147,6 +147,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         class_weights="log2", loss="ce+dice", eval_interval=425, checkpoint_interval=425, log_interval=25,
         eval_batch_size=10, amp="off", cache_data=True, device="cpu",
     ),
+    # The challenge on a laptop with no GPU left: 2 CPU cores, about 20 minutes, the hand-out's pairs (100 held out).
+    # The challenge model at 256 px (224 px crops), weighted CE + Dice, AdamW 5e-3, flip and crop only, no EMA: on
+    # the course's 2025 hand-out (900 + 100 holdout) this recipe beat the challenge preset's own at every budget
+    # measured (issue 27's probe at 2,000 iterations: 0.768 against 0.714 holdout F-score, in 0.55x the time; README,
+    # "Recipes on real faces"). Masks are scored at 512 px, so the smaller input never flatters the score.
+    "laptop": dict(
+        rules="challenge", holdout=100, model=CHALLENGE_MODEL, pretrained=False, input_size=256, crop_size=224,
+        ratio_range=None, cat_max_ratio=0.75, flip_p=0.5, photometric=False, rotate_degrees=0.0, batch_size=8,
+        iterations=1200, optimizer="adamw", lr=5e-3, min_lr=1e-5, weight_decay=1e-4, poly_power=0.9,
+        warmup_iterations=50, aux_weight=0.4, class_weights="log2", loss="ce+dice", ema_decay=None,
+        eval_interval=600, checkpoint_interval=300, log_interval=50, eval_batch_size=10, amp="off", cache_data=True,
+        device="cpu",
+    ),
     # Today's challenge on one Colab T4: 1,000 training pairs, a model under 1,821,085 parameters trained from
     # scratch, 100 of the pairs held out (val has no masks), best.pt by the per-image F-score. The full
     # augmentation (left/right-swapping flip, random resize and crop, photometric, a small rotation), weighted CE
