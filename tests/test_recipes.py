@@ -45,6 +45,24 @@ def test_the_comparison_trains_each_run_once_and_ranks_them(tmp_path, monkeypatc
 
     import faceparse_lib.training.loop as loop
 
-    monkeypatch.setattr(loop, "train", lambda cfg: pytest.fail("a finished run was trained again"))
+    def trained_again(cfg):
+        raise LookupError(f"trained again: {cfg.run_dir}")
+
+    monkeypatch.setattr(loop, "train", trained_again)
     again = compare_recipes(root, [BASELINE], budget, [0], tmp_path / "work", say=said.append, model="unet_lcnet050")
     assert again[0].fscore == runs[0].fscore
+    longer = dataclasses.replace(budget, iterations=6)  # another budget is another run, never this one read back
+    with pytest.raises(LookupError, match="trained again"):
+        compare_recipes(root, [BASELINE], longer, [0], tmp_path / "work", say=said.append, model="unet_lcnet050")
+    with pytest.raises(ValueError, match="trained on other data"):
+        compare_recipes(tmp_path / "other", [BASELINE], budget, [0], tmp_path / "work", model="unet_lcnet050")
+
+
+def test_a_run_stopped_before_its_budget_is_an_error_not_a_score(tmp_path, monkeypatch):
+    import faceparse_lib.training.loop as loop
+
+    root = make_synthetic_dataset(tmp_path / "synth", 16, 2, size=48, seed=2)
+    budget = Budget(iterations=4, input_size=48, crop_size=40, batch_size=2, holdout=4)
+    monkeypatch.setattr(loop, "train", lambda cfg: None)  # as if SIGTERM had stopped it at once
+    with pytest.raises(RuntimeError, match="stopped before iteration 4; run the same command again"):
+        compare_recipes(root, [BASELINE], budget, [0], tmp_path / "work", model="unet_lcnet050")

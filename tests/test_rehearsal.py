@@ -44,7 +44,8 @@ def images(tmp_path):
     return folder
 
 
-def hand_in(tmp_path, images, run_py_source: bytes, requirements: bytes = b"numpy\nPillow\n") -> str:
+def hand_in(tmp_path, images, run_py_source: bytes, requirements: bytes | None = b"numpy\nPillow\n",
+            extra: dict[str, bytes] | None = None) -> str:
     """A zip with the right masks/ for `images` and a solution/ around `run_py_source`."""
     path = tmp_path / "hand-in.zip"
     with zipfile.ZipFile(path, "w") as archive:
@@ -54,8 +55,11 @@ def hand_in(tmp_path, images, run_py_source: bytes, requirements: bytes = b"nump
             Image.fromarray((rgb[..., 0] > 127).astype(np.uint8)).save(buffer, format="PNG")
             archive.writestr(f"masks/{image.stem}.png", buffer.getvalue())
         archive.writestr("solution/run.py", run_py_source)
-        archive.writestr("solution/requirements.txt", requirements)
+        if requirements is not None:
+            archive.writestr("solution/requirements.txt", requirements)
         archive.writestr("solution/ckpt.pth", b"")
+        for name, data in (extra or {}).items():
+            archive.writestr(f"solution/{name}", data)
     return str(path)
 
 
@@ -87,6 +91,21 @@ def test_requirements_that_cannot_install_are_a_problem_with_pips_words(tmp_path
     assert result.runs == []
     assert "pip install -r solution/requirements.txt failed" in result.setup_problem
     assert "no-such-package-for-the-kit-tests" in result.setup_problem
+
+
+@pytest.mark.slow
+def test_run_py_runs_as_a_script_its_folder_first_on_the_path(tmp_path, images):
+    source = run_py(read="import os, sys; from helper import LIMIT; assert os.path.isabs(__file__), __file__\n"
+                         "assert open(os.path.join(os.path.dirname(__file__), 'ckpt.pth'), 'rb').read() == b''")
+    zip_path = hand_in(tmp_path, images, source, extra={"helper.py": b"LIMIT = 127\n"})
+    assert rehearse(zip_path, images, count=1, reuse_environment=True).problems == []
+
+
+def test_a_missing_requirements_txt_or_a_file_that_is_no_zip_is_a_problem_not_a_crash(tmp_path, images):
+    result = rehearse(hand_in(tmp_path, images, run_py(), requirements=None), images)
+    assert "no solution/requirements.txt" in result.setup_problem and result.runs == []
+    (tmp_path / "notes.zip").write_text("not a zip")
+    assert "not a zip file" in rehearse(tmp_path / "notes.zip", images).setup_problem
 
 
 def test_a_zip_without_run_py_is_said_so(tmp_path, images):

@@ -32,14 +32,30 @@ class RecipeRun:
 
 
 def finished(run_dir: Path, iterations: int) -> bool:
-    """Whether the run dir's log has a validation at its last iteration."""
+    """Whether the run dir's log has a validation at exactly the budget's last iteration."""
     from faceparse_lib.training.run_files import read_log
 
     try:
         log = read_log(run_dir)
     except FileNotFoundError:
         return False
-    return bool(((log.kind == "val") & (log.iteration >= iterations)).any())
+    return bool(((log.kind == "val") & (log.iteration == iterations)).any())
+
+
+def run_name(recipe: str, budget: Budget, seed: int) -> str:
+    """A run's folder: the recipe, every field of the budget and the seed, so another budget never reads it back."""
+    return (f"{recipe}-{budget.input_size}px-crop{budget.crop_size}-{budget.iterations}it-batch{budget.batch_size}"
+            f"-holdout{budget.holdout}s{budget.holdout_seed}-seed{seed}")
+
+
+def same_data(run_dir: Path, data_root: str | Path) -> bool:
+    """Whether a run dir (if it exists) trained on `data_root`."""
+    import json
+
+    from faceparse_lib.training.run_files import CONFIG_FILE
+
+    config = run_dir / CONFIG_FILE
+    return not config.is_file() or Path(json.loads(config.read_text())["data_root"]).resolve() == Path(data_root).resolve()
 
 
 def read_run(recipe: str, seed: int, run_dir: Path) -> RecipeRun:
@@ -47,7 +63,7 @@ def read_run(recipe: str, seed: int, run_dir: Path) -> RecipeRun:
     from faceparse_lib.training.run_files import read_log
 
     log = read_log(run_dir)
-    last = log[log.kind == "val"].iloc[-1]
+    last = log[log.kind == "val"].iloc[-1]  # the budget's last iteration: `finished` checked it
     trained = log[(log.kind == "train") & (log.iteration <= last.iteration)]
     seconds = float(trained.seconds.max()) if len(trained) else float("nan")
     rare = {name: float(last.get(f"f_{name}", float("nan"))) for name in RARE_CLASSES}
@@ -63,10 +79,15 @@ def compare_recipes(data_root: str | Path, recipes: Sequence[str], budget: Budge
     runs = []
     for recipe in recipes:
         for seed in seeds:
-            run_dir = work / f"{recipe}-seed{seed}"
+            run_dir = work / run_name(recipe, budget, seed)
+            if not same_data(run_dir, data_root):
+                raise ValueError(f"{run_dir} trained on other data than {data_root}; choose another --work folder")
             if not finished(run_dir, budget.iterations):
                 say(f"training {recipe} (seed {seed}) in {run_dir}")
                 train(recipe_config(recipe, budget, str(data_root), str(run_dir), seed, **overrides))
+                if not finished(run_dir, budget.iterations):  # stopped (Ctrl-C, SIGTERM, a time limit)
+                    raise RuntimeError(f"{run_dir} stopped before iteration {budget.iterations:,}; run the same "
+                                       "command again to resume it")
             runs.append(read_run(recipe, seed, run_dir))
             say(f"  {recipe} seed {seed}: F-score {runs[-1].fscore:.4f}, mIoU {runs[-1].miou:.4f}, "
                 f"{runs[-1].minutes:.1f} min")
@@ -81,12 +102,14 @@ def recipe_table(runs: Sequence[RecipeRun]) -> str:
         by_recipe.setdefault(run.recipe, []).append(run)
 
     def median(values: list[float]) -> float:
-        return statistics.median(values)
+        """The median of the defined values (a rare class absent from the holdout has none): NaN when none is."""
+        defined = [v for v in values if v == v]
+        return statistics.median(defined) if defined else float("nan")
 
     scores = {name: median([r.fscore for r in found]) for name, found in by_recipe.items()}
     baseline = scores.get(BASELINE)
     header = ["recipe", "seeds", "F-score (median, min-max)", "mIoU", *(f"F {name}" for name in RARE_CLASSES),
-              "minutes", f"F vs {BASELINE}"]
+              "minutes (training + validation)", f"F vs {BASELINE}"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name in sorted(by_recipe, key=lambda n: -scores[n]):
         found = by_recipe[name]

@@ -10,6 +10,7 @@ PYTHONPATH, a scratch HOME, and CUDA hidden unless asked for (a solution that on
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,10 +19,13 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Runs run.py as `python3 run.py ...` would, in an interpreter that also holds the kit: faceparse_lib hidden.
-WITHOUT_KIT = ("import runpy, sys; sys.modules['faceparse_lib'] = None; sys.argv = ['run.py'] + sys.argv[1:]; "
-               "runpy.run_path('run.py', run_name='__main__')")
+# Runs run.py as `python3 run.py ...` would (absolute __file__, its folder first on sys.path) in an interpreter that
+# also holds the kit, faceparse_lib hidden unless the solution ships its own copy.
+AS_SCRIPT = ("import os, runpy, sys; path = os.path.abspath('run.py'); sys.path[0] = os.path.dirname(path); {hide}"
+             "sys.argv = [path] + sys.argv[1:]; runpy.run_path(path, run_name='__main__')")
+HIDE_KIT = "sys.modules['faceparse_lib'] = None; "
 LAST_LINES = 6
+SETUP_TIMEOUT = 1800.0  # seconds for creating the environment and installing the requirements
 
 
 @dataclass
@@ -74,8 +78,11 @@ def _last_lines(text: str) -> str:
 
 
 def grader_environment(home: Path, hide_cuda: bool) -> dict[str, str]:
-    """Nothing of the student's: PATH and locale only, a scratch HOME, no PYTHONPATH; CUDA hidden if asked."""
-    env = {key: os.environ[key] for key in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR") if key in os.environ}
+    """Nothing of the student's: PATH, locale and the OS's own variables, a scratch HOME, no PYTHONPATH; pip's
+    settings kept (the machine's index and proxy); CUDA hidden if asked (Apple's MPS cannot be hidden this way)."""
+    kept = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "SYSTEMDRIVE", "COMSPEC", "PATHEXT", "TEMP", "TMP",
+            "USERPROFILE", "APPDATA", "LOCALAPPDATA")
+    env = {key: os.environ[key] for key in kept if key in os.environ}
     # pip's own settings stay (the machine's index, proxy, cache), as the grader's machine has its own.
     env.update({key: value for key, value in os.environ.items() if key.startswith("PIP_")})
     env.update(HOME=str(home), PYTHONNOUSERSITE="1", PYTHONDONTWRITEBYTECODE="1")
@@ -84,25 +91,45 @@ def grader_environment(home: Path, hide_cuda: bool) -> dict[str, str]:
     return env
 
 
-def fresh_environment(python: str, folder: Path, requirements: Path, env: dict[str, str],
+def run_isolated(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int | None, str]:
+    """(exit code, or None on timeout; stderr + stdout) of a command in its own process group, killed whole on time-out
+    (a DataLoader's workers included)."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               errors="replace", start_new_session=os.name != "nt")
+    try:
+        out, err = process.communicate(timeout=timeout)
+        return process.returncode, err + out
+    except subprocess.TimeoutExpired:
+        if os.name != "nt":
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+        out, err = process.communicate()
+        return None, err + out
+
+
+def fresh_environment(python: str, folder: Path, solution: Path, env: dict[str, str],
                       result: Rehearsal) -> str | None:
-    """A new virtual environment with requirements.txt installed; its interpreter, or None (result says why)."""
+    """A new virtual environment with requirements.txt installed from inside solution/ (as the grader does, so a
+    relative path in it means what it will mean there); its interpreter, or None (result says why)."""
     start = time.perf_counter()
-    made = subprocess.run([python, "-m", "venv", str(folder)], capture_output=True, text=True, env=env)
-    if made.returncode:
-        result.setup_problem = f"could not create a virtual environment with {python}: {_last_lines(made.stderr)}"
+    if not (solution / "requirements.txt").is_file():
+        result.setup_problem = "no solution/requirements.txt: the grader installs it before running run.py"
+        return None
+    code, output = run_isolated([python, "-m", "venv", str(folder)], solution, env, SETUP_TIMEOUT)
+    if code != 0:
+        result.setup_problem = f"could not create a virtual environment with {python}: {_last_lines(output)}"
         return None
     venv_python = str(folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
-    if requirements.is_file():
-        installed = subprocess.run([venv_python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r",
-                                    str(requirements)], capture_output=True, text=True, env=env)
-        if installed.returncode:
-            result.setup_problem = (f"pip install -r solution/requirements.txt failed on {python}: "
-                                    f"{_last_lines(installed.stderr + installed.stdout)}")
-            return None
-    frozen = subprocess.run([venv_python, "-m", "pip", "freeze", "--disable-pip-version-check"], capture_output=True,
-                            text=True, env=env)
-    result.installed = frozen.stdout.split()
+    code, output = run_isolated([venv_python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r",
+                                 "requirements.txt"], solution, env, SETUP_TIMEOUT)
+    if code != 0:
+        why = f"took over {SETUP_TIMEOUT:.0f} s" if code is None else "failed"
+        result.setup_problem = f"pip install -r solution/requirements.txt {why} on {python}: {_last_lines(output)}"
+        return None
+    code, output = run_isolated([venv_python, "-m", "pip", "freeze", "--disable-pip-version-check"], solution, env,
+                                SETUP_TIMEOUT)
+    result.installed = output.split() if code == 0 else []
     result.install_seconds = time.perf_counter() - start
     return venv_python
 
@@ -143,6 +170,9 @@ def rehearse(zip_path: str | Path, images: str | Path, count: int | None = None,
     result = Rehearsal(zip_path, python, "reused" if reuse_environment else "fresh")
     with tempfile.TemporaryDirectory(prefix="rehearsal-") as scratch_name:
         scratch = Path(scratch_name)
+        if not zipfile.is_zipfile(zip_path):
+            result.setup_problem = f"{zip_path}: not a zip file; nothing to rehearse"
+            return result
         with zipfile.ZipFile(zip_path) as archive:
             names = archive.namelist()
             if not any(n.startswith("solution/run.py") for n in names):
@@ -155,10 +185,11 @@ def rehearse(zip_path: str | Path, images: str | Path, count: int | None = None,
         (scratch / "home").mkdir()
         env = grader_environment(scratch / "home", hide_cuda)
         if reuse_environment:
-            command = [python, "-c", WITHOUT_KIT]
+            own_copy = (solution / "faceparse_lib").is_dir()  # a solution may ship the kit: the grader imports it
+            command = [python, "-c", AS_SCRIPT.format(hide="" if own_copy else HIDE_KIT)]
         else:
             say(f"installing solution/requirements.txt into a fresh environment on {python} ...")
-            venv_python = fresh_environment(python, scratch / "venv", solution / "requirements.txt", env, result)
+            venv_python = fresh_environment(python, scratch / "venv", solution, env, result)
             if venv_python is None:
                 return result
             command = [venv_python, "run.py"]
@@ -167,15 +198,13 @@ def rehearse(zip_path: str | Path, images: str | Path, count: int | None = None,
         for path in paths:
             output = outputs / f"{path.stem}.png"
             start = time.perf_counter()
-            try:
-                done = subprocess.run([*command, "--input", str(path.resolve()), "--output", str(output),
-                                       "--weights", "ckpt.pth"], cwd=solution, env=env, capture_output=True,
-                                      text=True, timeout=timeout)
-                problem = (f"run.py exited with code {done.returncode}: {_last_lines(done.stderr + done.stdout)}"
-                           if done.returncode else None)
-            except subprocess.TimeoutExpired:
-                problem = f"run.py took over {timeout:.0f} s"
+            code, said = run_isolated([*command, "--input", str(path.resolve()), "--output", str(output),
+                                       "--weights", "ckpt.pth"], solution, env, timeout)
             seconds = time.perf_counter() - start
+            if code is None:
+                problem = f"run.py took over {timeout:.0f} s (killed): {_last_lines(said)}"
+            else:
+                problem = f"run.py exited with code {code}: {_last_lines(said)}" if code else None
             problem = problem or compare_output(output, masks.get(path.stem), path.name)
             result.runs.append(ImageRun(path.name, seconds, problem))
             say(f"  {path.name}: {problem or 'the same mask'} ({seconds:.1f} s)")

@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     if args.items[0] == "check":
         if len(args.items) != 2:
             raise ValueError("usage: submission check ZIP [--images TEST_IMAGES [--run [N]]]")
+        if args.run is not None and (args.images is None or args.run < 0):
+            raise ValueError("--run needs --images TEST_IMAGES (run.py is run on the test images) and N >= 0 "
+                             "(0 or nothing: every image); put --run after the zip")
         warnings: list[str] = []
         problems = check_submission(args.items[1], images=args.images, warnings=warnings)
         for warning in warnings:
@@ -51,8 +54,6 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"problem: {problem}")
         if args.run is not None:
-            if args.images is None:
-                raise ValueError("--run needs --images TEST_IMAGES: run.py is run on the test images")
             from faceparse_lib.course.rehearsal import rehearse
 
             rehearsal = rehearse(args.items[1], args.images, args.run or None, python=args.python,
