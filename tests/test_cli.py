@@ -113,6 +113,7 @@ BAD_INPUTS = {
     "demo": (lambda t: ["demo", "--out", str(t / "a_file" / "demo")], "a_file"),
     "bench": (lambda t: ["bench", "no_such_suite"], "no_such_suite"),
     "export": (lambda t: ["export", str(t / "missing"), str(t / "out.onnx")], "missing"),
+    "recipes": (lambda t: ["recipes", str(t / "missing"), "--recipes", "no_such_recipe"], "no_such_recipe"),
 }
 
 

@@ -208,7 +208,17 @@ def test_cpu_preset_fits_a_cpu_and_the_parameter_budget():
     assert cfg.device == "cpu" and cfg.cache_data and cfg.crop_size <= cfg.input_size  # random crops of cached images
     assert count_parameters(build_model(cfg.model)) < RULE_SETS["challenge"].max_parameters
     assert lr_at(cfg, 0) < lr_at(cfg, cfg.warmup_iterations - 1) == pytest.approx(cfg.lr)  # linear warm-up
-    assert set(PRESETS) == {"report", "cpu", "challenge"}
+    assert set(PRESETS) == {"report", "cpu", "laptop", "challenge"}
+
+
+def test_the_laptop_preset_is_the_challenge_on_a_cpu_under_the_cap():
+    from faceparse_lib.data.rules import RULE_SETS
+    from faceparse_lib.models.zoo import build_model, count_parameters
+
+    cfg = TrainConfig.preset("laptop")
+    assert cfg.device == "cpu" and cfg.cache_data and cfg.rules == "challenge" and cfg.holdout == 100
+    assert not cfg.pretrained and cfg.crop_size <= cfg.input_size
+    assert count_parameters(build_model(cfg.model)) < RULE_SETS["challenge"].max_parameters
 
 
 def free_port():
