@@ -102,3 +102,26 @@ for table in sorted((ws.report_dir / "tables").glob("*.md")):
 for figure in sorted((ws.report_dir / "figures").glob("*.png")):
     print(figure.name)
     display(Image(filename=figure))
+
+# %% [markdown]
+# ## The report you hand in, and the NTULearn zip
+#
+# `report.tex`, written above beside `figures/` and `tables/`, is the skeleton of the report the course grades
+# (at most 5 A4 pages, Arial 10): the model and its parameter count, the loss functions, the processing steps, the
+# training curves, the holdout F-score and per-class results, and your experiments. Every red *[To write: ...]* is
+# a sentence only you can write, such as your test F-score from the leaderboard. Upload the report folder to
+# Overleaf (or run `pdflatex report.tex`), write those sentences, and save the PDF in the report folder as
+# `NAME_MATRIC_project_1.pdf`. Save a screenshot of the test phase's leaderboard there as `leaderboard.png`.
+#
+# The cell below packs the NTULearn hand-in, `MATRIC.zip`, into the report folder. It holds the report, the
+# screenshot, the test masks in `masks/`, the code, the checkpoint and `Readme.txt`. It lists what is still
+# missing: run it again once you have added it.
+
+# %%
+from faceparse_lib.course import ntulearn_hand_in
+
+NAME = ""        # your name, e.g. "Tan Ah Kow": the PDF is named NAME_MATRIC_project_1.pdf
+MATRIC = ""      # your matric number, e.g. "U2212345A": the zip is named with it
+REPORT_PDF = ""  # "" = the report folder's NAME_MATRIC_project_1.pdf
+SCREENSHOT = ""  # "" = the report folder's leaderboard.png
+print(ntulearn_hand_in(ws, NAME, MATRIC, REPORT_PDF, SCREENSHOT))

@@ -96,7 +96,8 @@ def test_write_report_writes_every_table_and_figure_and_report_md_references_eac
                                                      "sample_predictions", "runs_miou") for ext in ("png", "pdf")}
     expected |= {f"tables/{name}.{ext}" for name in ("model_parameters", "class_weights", "environment", "runs",
                                                      "per_class_scores") for ext in ("csv", "tex", "md")}
-    expected |= {"tables/confusion_matrix.csv", "tables/confusion_matrix.tex"}
+    expected |= {"tables/confusion_matrix.csv", "tables/confusion_matrix.tex", "tables/model_parts.csv",
+                 "tables/model_parts.tex"}  # the run's model alone, for report.tex
     assert _outputs(out) == expected
     text = report.read_text()
     assert _referenced(text) == expected

@@ -248,7 +248,7 @@ def test_a_run_over_the_cap_is_refused_with_the_rule(data, tmp_path):
 
 def test_the_hand_ins_readme_says_how_the_model_was_trained(tmp_path):
     from faceparse_lib.data.synthetic import SYNTHETIC_MARKER, SYNTHETIC_MARKER_TEXT
-    from faceparse_lib.course.submission import training_sentence
+    from faceparse_lib.training.describe import training_sentence
 
     holdout = training_sentence({"data_root": str(tmp_path), "holdout": 100, "iterations": 40_000}, 38_000)
     assert "100 held out to validate on" in holdout and "iteration 38,000" in holdout and "SYNTHETIC" not in holdout

@@ -31,7 +31,7 @@ import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from faceparse_lib.data.rules import METRIC_TITLES, rule_set
 from faceparse_lib.data.synthetic import DEMO_BANNER, is_synthetic_cache
@@ -475,6 +475,24 @@ def rehearse_hand_in(ws: Workspace, count: int = 2) -> str:
     if not archive.is_file():
         return f"{archive}: no test-phase zip yet (it needs test.zip's images); nothing to rehearse"
     return rehearse(archive, images_dir(ws.data_root, "test"), count, reuse_environment=True).summary()
+
+
+def ntulearn_hand_in(ws: Workspace, name: str, matric: str, report_pdf: str | Path = "", screenshot: str | Path = "",
+                     code: Sequence[str | Path] = ()) -> str:
+    """Pack the NTULearn zip (REPORT_DIR/MATRIC.zip) from the test-phase zip, the compiled report, the screenshot and
+    the code (default: the kit's notebooks); the summary to print, with what is still missing."""
+    import faceparse_lib
+    from faceparse_lib.course.ntulearn import SCREENSHOT, pack_ntulearn
+    from faceparse_lib.report.latex import hand_in_name
+
+    report_pdf = Path(report_pdf) if report_pdf else ws.report_dir / hand_in_name(name or "NAME", matric or "MATRIC")
+    if not screenshot:
+        screenshot = next((p for p in sorted(ws.report_dir.glob(f"{SCREENSHOT}.*"))), ws.report_dir / f"{SCREENSHOT}.png")
+    notebooks = Path(faceparse_lib.__file__).parents[1] / "notebooks"
+    code = list(code) or ([notebooks] if notebooks.is_dir() else [])
+    prefix = "DEMO-synthetic-" if ws.synthetic else ""
+    result = pack_ntulearn(ws.report_dir, matric, hand_in_zip(ws, "test"), report_pdf, screenshot, name, code, prefix)
+    return result.summary()
 
 
 def hand_in_images(ws: Workspace) -> tuple[Path, str | None]:

@@ -183,15 +183,19 @@ def _write_outputs(source: Path, image: np.ndarray, mask: np.ndarray, out_dir: P
 MASKS_FOLDER = "masks"  # the challenge's hand-in holds its masks in masks/ at the zip's top
 
 
-def write_zip(files: dict[str, Path], zip_path: str | Path, compression: int = zipfile.ZIP_STORED) -> Path:
-    """Write `files` (name in the archive -> file) into `zip_path` via a temporary file, so no half zip is ever left."""
+def write_zip(files: dict[str, Path | bytes], zip_path: str | Path, compression: int = zipfile.ZIP_STORED) -> Path:
+    """Write `files` (name in the archive -> file, or its bytes) into `zip_path` via a temporary file, so no half zip
+    is ever left."""
     zip_path = Path(zip_path)
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = zip_path.with_name(f".{zip_path.name}.{os.getpid()}.tmp")
     try:
         with zipfile.ZipFile(tmp, "w", compression=compression) as archive:
-            for name, path in files.items():
-                archive.write(path, arcname=name)
+            for name, source in files.items():
+                if isinstance(source, bytes):
+                    archive.writestr(name, source)
+                else:
+                    archive.write(source, arcname=name)
         os.replace(tmp, zip_path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ import pandas as pd
 from faceparse_lib.classes import CLASS_TITLES, CLASSES, NUM_CLASSES
 from faceparse_lib.data.rules import METRIC_NAMES
 from faceparse_lib.models.names import SEED_MODEL
+from faceparse_lib.report.latex import latex_text
 from faceparse_lib.report.runs import Run, best_val_row
 
 # The seed report's Table 1 (its names for the parts) and its stated total.
@@ -148,15 +149,13 @@ def latex_table(frame: pd.DataFrame, index: bool = False) -> str:
     """A booktabs LaTeX tabular (numbers as in `markdown_table`), to \\input into a report."""
     if index:
         frame = frame.reset_index()
-    escape = str.maketrans({c: f"\\{c}" for c in "&%$#_{}"})
-
     def cell(value: Any) -> str:
         number = _number_text(value, missing="--")
-        return number if number is not None else str(value).translate(escape)
+        return number if number is not None else latex_text(value)
 
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
     lines = ["\\begin{tabular}{" + "".join("r" if n else "l" for n in numeric) + "}", "\\toprule",
-             " & ".join(str(c).translate(escape) for c in frame.columns) + " \\\\", "\\midrule"]
+             " & ".join(latex_text(c) for c in frame.columns) + " \\\\", "\\midrule"]
     lines += [" & ".join(cell(v) for v in row) + " \\\\" for row in frame.itertuples(index=False)]
     return "\n".join(lines + ["\\bottomrule", "\\end{tabular}"]) + "\n"
 

@@ -17,6 +17,7 @@ from faceparse_lib.classes import CLASS_TITLES, CLASSES, NUM_CLASSES
 from faceparse_lib.data.rules import METRIC_TITLES, rule_set
 from faceparse_lib.data.synthetic import DEMO_BANNER, is_synthetic_cache
 from faceparse_lib.models.names import SEED_MODEL
+from faceparse_lib.report.latex import ReportFacts, write_report_tex
 from faceparse_lib.report.runs import (EVAL_FILE, LOG_FILE, SAMPLE_IMAGES, Run, best_val_row, checkpoint_iteration,
                                        evaluate_run, log_scores, read_run, run_metric, sample_predictions,
                                        saved_eval_scores, val_data_root)
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 FIGURE_DPI = 130
 # Every file write_report may write; the ones a call does not write are removed, so the report never shows stale ones.
-TABLES = ("model_parameters", "class_weights", "environment", "runs", "per_class_scores", "confusion_matrix")
+TABLES = ("model_parameters", "model_parts", "class_weights", "environment", "runs", "per_class_scores", "confusion_matrix")
 # Figure 2 and the runs overlay are named by the score they show ("fig2_fscore" under the challenge's rules).
 FIGURES = ("fig1_loss", "fig2_miou", "fig2_fscore", "per_class_scores", "confusion_matrix", "sample_predictions",
            "runs_miou", "runs_fscore")
@@ -90,8 +91,13 @@ def write_report(
     samples: int = SAMPLE_IMAGES,
     device: str = "cpu",
     progress: bool = False,
+    name: str | None = None,
+    matric: str | None = None,
 ) -> Path:
-    """Write the tables, figures and report.md of the first run (the others compared with it); returns report.md.
+    """Write the tables, figures, report.md and report.tex of the first run (the others compared with it).
+
+    report.tex is the skeleton of the report a student hands in (`report.latex`), with `name` and `matric` filled in
+    when given; returns report.md.
 
     Per-class F1, the confusion matrix and sample predictions need the best model's predictions: read from the
     run's eval_val.json when `python -m faceparse_lib evaluate` left one, else computed on the val split of
@@ -111,17 +117,22 @@ def write_report(
                      + (f" (compared with {', '.join(f'`{r.path}`' for r in runs[1:])})" if runs[1:] else "")
                      + ". Sections follow the seed course report; section 6 goes beyond it.", ""]
     md += _rules_section(run, writer)
-    md += _model_section(runs, writer)
+    model_md, model_name, parameters = _model_section(runs, writer)
+    md += model_md
     md += _class_weights_section(run, writer)
     md += _environment_section(run, writer)
     md += _curves_section(run, writer)
     md += _runs_section(runs, writer)
     md += ["## 6 Beyond the seed report", ""]
-    md += _best_model_section(run, writer, data_root, samples, device, progress)
+    best_md, score_source = _best_model_section(run, writer, data_root, samples, device, progress)
+    md += best_md
 
     report = out / "report.md"
     report.write_text("\n".join(md).rstrip() + "\n")
-    log.info("wrote %s and %d tables/figures", report, len(writer.written))
+    written = frozenset(path.relative_to(out).as_posix() for path in writer.written)
+    facts = ReportFacts(run, runs, model_name, parameters, written, writer.banner, score_source)
+    tex = write_report_tex(out, facts, name, matric)
+    log.info("wrote %s, %s and %d tables/figures", report, tex.name, len(writer.written))
     return report
 
 
@@ -140,17 +151,23 @@ def _rules_section(run: Run, writer: _Writer) -> list[str]:
     return lines + [""]
 
 
-def _model_section(runs: Sequence[Run], writer: _Writer) -> list[str]:
-    """Section 1: Table 1, the parameters of each part of the run's model beside the seed's."""
+def _model_section(runs: Sequence[Run], writer: _Writer) -> tuple[list[str], str, int]:
+    """Section 1: Table 1, the parameters of each part of the run's model beside the seed's; the model and its total.
+
+    Also writes tables/model_parts (the run's model alone), which the LaTeX report shows.
+    """
     run = runs[0]
     num_classes = int(run.config.get("num_classes", NUM_CLASSES))
     models = list(dict.fromkeys(r.config.get("model", SEED_MODEL) for r in runs))
     params = parameter_table(models, num_classes)
-    total = int(params[(params["model"] == models[0]) & (params["part"] == "total")]["parameters"].iloc[0])
+    own = params[params["model"] == models[0]]
+    total = int(own[own["part"] == "total"]["parameters"].iloc[0])
+    writer.table("model_parts", own[["part", "module", "parameters"]], markdown=False)
     return ["## 1 Model", "", writer.table("model_parameters", params),
-            "*Table 1: Model structure: parameters of each part*" + _links("model_parameters"), "",
+            "*Table 1: Model structure: parameters of each part*" + _links("model_parameters"),
+            "(the run's model alone, as report.tex shows it" + _links("model_parts", markdown=False) + ")", "",
             f"The run's model `{models[0]}` has **{total:,}** parameters; the seed report's DeepLabV3+ "
-            f"(`{SEED_MODEL}`) has **{SEED_TOTAL_PARAMETERS:,}**.", ""]
+            f"(`{SEED_MODEL}`) has **{SEED_TOTAL_PARAMETERS:,}**.", ""], models[0], total
 
 
 def _class_weights_section(run: Run, writer: _Writer) -> list[str]:
@@ -208,8 +225,9 @@ def _runs_section(runs: Sequence[Run], writer: _Writer) -> list[str]:
 
 
 def _best_model_section(run: Run, writer: _Writer, data_root: str | Path | None, samples: int, device: str,
-                        progress: bool) -> list[str]:
-    """Per-class chart and table, confusion matrix and sample predictions, from what is available."""
+                        progress: bool) -> tuple[list[str], str | None]:
+    """Per-class chart and table, confusion matrix and sample predictions, from what is available; and where the
+    per-class scores came from (None without them)."""
     from faceparse_lib.visual import figures
 
     md: list[str] = []
@@ -223,7 +241,7 @@ def _best_model_section(run: Run, writer: _Writer, data_root: str | Path | None,
         scores = log_scores(run)
     if scores is None:
         return [f"No per-class scores: {run.path / LOG_FILE} has no validation row, and no {EVAL_FILE} or "
-                "checkpoint with val data was found.", ""]
+                "checkpoint with val data was found.", ""], None
 
     metric = run_metric(run)
     fscore = scores.fscore if metric == "fscore" else None  # the rules' score first; the seed edition's is mIoU
@@ -241,7 +259,7 @@ def _best_model_section(run: Run, writer: _Writer, data_root: str | Path | None,
         why = ("no checkpoint in the run dir" if not has_checkpoint
                else f"no val data found (pass --data-root; the run's data_root is {run.config.get('data_root')!r})")
         md += [f"Per-class F1, the confusion matrix and sample predictions need the model's predictions: {why}.", ""]
-        return md
+        return md, scores.source
 
     counts = pd.DataFrame(scores.matrix.matrix.cpu().numpy(), index=list(CLASSES), columns=list(CLASSES))
     counts.index.name = "true \\ predicted"
@@ -253,7 +271,7 @@ def _best_model_section(run: Run, writer: _Writer, data_root: str | Path | None,
 
     if root is None or not has_checkpoint or samples < 1:
         md += ["Sample predictions left out: they need the run's checkpoint and val data (--data-root).", ""]
-        return md
+        return md, scores.source
     if model is None:
         from faceparse_lib.models.checkpoint import load_checkpoint
 
@@ -262,4 +280,4 @@ def _best_model_section(run: Run, writer: _Writer, data_root: str | Path | None,
     fig = figures.prediction_grid(triples, titles)
     md += [writer.image("Sample predictions", "sample_predictions", fig), "",
            "*Figure 6: Val images, ground truth, prediction of the best checkpoint, and its errors (red)*", ""]
-    return md
+    return md, scores.source

@@ -1,4 +1,4 @@
-"""Write the report's tables, figures and report.md from one or more run dirs (the first is reported, the rest compared)."""
+"""Write the report's tables, figures, report.md and report.tex from one or more run dirs (the first is reported, the rest compared)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset whose val split scores the best checkpoint (default: the run's data_root)")
     parser.add_argument("--samples", type=int, default=4, help="val images in the sample-predictions figure (default: 4)")
     parser.add_argument("--device", default="cpu", help="device for scoring the checkpoint (default: cpu)")
+    parser.add_argument("--name", default=None, help="your name, filled into report.tex (default: a placeholder)")
+    parser.add_argument("--matric", default=None, help="your matric number, filled into report.tex")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -26,12 +28,14 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         report = write_report(args.run_dirs, args.out, data_root=args.data_root, samples=args.samples,
-                              device=args.device, progress=not args.no_progress)
+                              device=args.device, progress=not args.no_progress, name=args.name,
+                              matric=args.matric)
     except (FileNotFoundError, ValueError, DatasetError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     for sub in ("tables", "figures"):
         names = sorted(p.name for p in (report.parent / sub).iterdir())
         print(f"{report.parent / sub}: {', '.join(names)}")
-    print(f"wrote {report}")
+    print(f"wrote {report} and {report.with_name('report.tex')} (the report to hand in: compile it with pdflatex or "
+          "upload its folder to Overleaf)")
     return 0
