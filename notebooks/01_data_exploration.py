@@ -19,10 +19,11 @@
 # %%
 # Setup. On Colab: mount Drive, install the kit (a copy on Drive if there is one, else a clone of the repository)
 # while pinning Colab's own torch, torchvision, ipywidgets and numpy, so pip never replaces them. Elsewhere: nothing.
+import glob
 import os
 import sys
 
-REPOSITORY = "https://github.com/faceparse-kit/faceparse-kit"
+REPOSITORY = "https://github.com/faceparse-kit/faceparse-kit"  # the kit's published address; "" = install only from a copy on Drive
 if "google.colab" in sys.modules or any(name.startswith("COLAB_") for name in os.environ):
     import importlib
     import subprocess
@@ -30,11 +31,18 @@ if "google.colab" in sys.modules or any(name.startswith("COLAB_") for name in os
     from google.colab import drive
 
     drive.mount("/content/drive")
-    kit = "/content/drive/MyDrive/faceparse-kit"
-    if not os.path.isfile(os.path.join(kit, "pyproject.toml")):
-        kit = "/content/faceparse-kit"
-        if not os.path.isdir(kit):
-            subprocess.run(["git", "clone", "-q", "--depth", "1", REPOSITORY, kit], check=True)
+    # A copy of the kit on Drive first (MyDrive/faceparse-kit, or any folder up to three down holding faceparse_lib),
+    # else a clone of REPOSITORY, else what to do: never a bare traceback.
+    found = [p for depth in range(4) for p in sorted(glob.glob("/content/drive/MyDrive/" + "*/" * depth
+                                                                + "faceparse_lib/__init__.py"))]
+    kit = "/content/drive/MyDrive/faceparse-kit" if os.path.isfile("/content/drive/MyDrive/faceparse-kit/pyproject.toml") else (
+        os.path.dirname(os.path.dirname(found[0])) if found else "/content/faceparse-kit")
+    if kit == "/content/faceparse-kit" and not os.path.isdir(kit):
+        cloned = REPOSITORY and subprocess.run(["git", "clone", "-q", "--depth", "1", REPOSITORY, kit]).returncode == 0
+        if not cloned:
+            raise RuntimeError(f"The kit is not on your Drive and could not be cloned from {REPOSITORY or '(no address set)'}. "
+                               "Copy the kit's folder (the one holding pyproject.toml and faceparse_lib/) to "
+                               "MyDrive/faceparse-kit, then Run all again.")
     subprocess.run("pip freeze | grep -iE '^(torch|torchvision|ipywidgets|numpy)==' > /tmp/colab-constraints.txt",
                    shell=True, check=True)
     subprocess.run(["pip", "install", "-q", "-c", "/tmp/colab-constraints.txt", "-e", kit], check=True)

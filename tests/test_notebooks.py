@@ -114,7 +114,7 @@ def test_setup_cell_on_colab_clones_and_installs_with_colab_packages_pinned(monk
     monkeypatch.setattr("os.path.isfile", lambda path: False)  # no kit on Drive, no clone yet
     monkeypatch.setattr("os.path.isdir", lambda path: False)
     calls = []
-    monkeypatch.setattr("subprocess.run", lambda command, **kwargs: calls.append(command))
+    monkeypatch.setattr("subprocess.run", lambda command, **kwargs: calls.append(command) or types.SimpleNamespace(returncode=0))
     monkeypatch.setattr(sys, "path", list(sys.path))
     exec(setup_source("https://github.com/a/b"), {})
     assert mounted == ["/content/drive"]
@@ -122,6 +122,34 @@ def test_setup_cell_on_colab_clones_and_installs_with_colab_packages_pinned(monk
     assert "'^(torch|torchvision|ipywidgets|numpy)=='" in calls[1] and "pip freeze" in calls[1]
     assert calls[2][:4] == ["pip", "install", "-q", "-c"] and calls[2][-2:] == ["-e", notebooks.CLONE_DIR]
     assert sys.path[0] == notebooks.CLONE_DIR
+
+
+def test_setup_cell_without_a_kit_on_drive_or_a_clone_says_what_to_do(monkeypatch):
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=lambda path: None)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr("os.path.isfile", lambda path: False)
+    monkeypatch.setattr("os.path.isdir", lambda path: False)
+    calls = []
+    monkeypatch.setattr("subprocess.run", lambda command, **kwargs: calls.append(command) or types.SimpleNamespace(returncode=128))
+    with pytest.raises(RuntimeError, match="Copy the kit's folder .* to MyDrive/faceparse-kit"):
+        exec(setup_source("https://github.com/unpublished/kit"), {})
+    assert len(calls) == 1 and calls[0][0] == "git"  # the clone was tried; pip never ran
+
+
+def test_setup_cell_finds_a_copy_of_the_kit_anywhere_on_drive(monkeypatch):
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=lambda path: None)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr("os.path.isfile", lambda path: False)
+    copy = "/content/drive/MyDrive/AI6126/kit-v2"
+    monkeypatch.setattr("glob.glob", lambda pattern: [f"{copy}/faceparse_lib/__init__.py"] if pattern.count("*") == 2 else [])
+    calls = []
+    monkeypatch.setattr("subprocess.run", lambda command, **kwargs: calls.append(command) or types.SimpleNamespace(returncode=0))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    exec(setup_source(), {})
+    assert not any(c[0] == "git" for c in calls if isinstance(c, list))
+    assert calls[-1][-1] == copy and sys.path[0] == copy
 
 
 def test_setup_cell_on_colab_prefers_the_kit_on_drive(monkeypatch):

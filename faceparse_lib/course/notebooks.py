@@ -15,7 +15,8 @@ from typing import Callable, Iterable, Mapping
 
 log = logging.getLogger(__name__)
 
-# The one place the published address lives (to be confirmed when the kit is published).
+# The one place the published address lives: whoever publishes the kit sets it, then runs `notebooks sync`. Until
+# it answers, the setup cell installs from a copy of the kit on Drive and says so when there is none.
 REPOSITORY = "https://github.com/faceparse-kit/faceparse-kit"
 BRANCH = "main"
 NOTEBOOK_DIR = "notebooks"
@@ -49,10 +50,11 @@ def badge_source(notebook: str, repository: str = REPOSITORY, branch: str = BRAN
 SETUP_TEMPLATE = '''\
 # Setup. On Colab: mount Drive, install the kit (a copy on Drive if there is one, else a clone of the repository)
 # while pinning Colab's own torch, torchvision, ipywidgets and numpy, so pip never replaces them. Elsewhere: nothing.
+import glob
 import os
 import sys
 
-REPOSITORY = "{repository}"
+REPOSITORY = "{repository}"  # the kit's published address; "" = install only from a copy on Drive
 if "google.colab" in sys.modules or any(name.startswith("COLAB_") for name in os.environ):
     import importlib
     import subprocess
@@ -60,11 +62,18 @@ if "google.colab" in sys.modules or any(name.startswith("COLAB_") for name in os
     from google.colab import drive
 
     drive.mount("/content/drive")
-    kit = "{drive_kit}"
-    if not os.path.isfile(os.path.join(kit, "pyproject.toml")):
-        kit = "{clone_dir}"
-        if not os.path.isdir(kit):
-            subprocess.run(["git", "clone", "-q", "--depth", "1", REPOSITORY, kit], check=True)
+    # A copy of the kit on Drive first (MyDrive/faceparse-kit, or any folder up to three down holding faceparse_lib),
+    # else a clone of REPOSITORY, else what to do: never a bare traceback.
+    found = [p for depth in range(4) for p in sorted(glob.glob("/content/drive/MyDrive/" + "*/" * depth
+                                                                + "faceparse_lib/__init__.py"))]
+    kit = "{drive_kit}" if os.path.isfile("{drive_kit}/pyproject.toml") else (
+        os.path.dirname(os.path.dirname(found[0])) if found else "{clone_dir}")
+    if kit == "{clone_dir}" and not os.path.isdir(kit):
+        cloned = REPOSITORY and subprocess.run(["git", "clone", "-q", "--depth", "1", REPOSITORY, kit]).returncode == 0
+        if not cloned:
+            raise RuntimeError(f"The kit is not on your Drive and could not be cloned from {{REPOSITORY or '(no address set)'}}. "
+                               "Copy the kit's folder (the one holding pyproject.toml and faceparse_lib/) to "
+                               "MyDrive/faceparse-kit, then Run all again.")
     subprocess.run("pip freeze | grep -iE '^(torch|torchvision|ipywidgets|numpy)==' > /tmp/colab-constraints.txt",
                    shell=True, check=True)
     subprocess.run(["pip", "install", "-q", "-c", "/tmp/colab-constraints.txt", "-e", kit], check=True)
