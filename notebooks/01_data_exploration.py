@@ -60,6 +60,10 @@ else:
 # the data: is it complete and well formed, what do the labels look like, and how unevenly are the classes
 # spread? The last question decides how we train (notebook 2) and how we should read the score (notebook 4).
 #
+# **You will learn** what the hand-out holds and how to check it, how a palette mask stores classes
+# (and how to read one without destroying them), what the subject's left and right mean in the masks, and how
+# unevenly the 19 classes are spread.
+#
 # ## Your settings
 #
 # The same few lines open every notebook. Put the course's zips (`train.zip`, `val.zip`, later `test.zip`) anywhere
@@ -138,6 +142,24 @@ shown = train_pairs[:4]
 display(sample_grid([read_pair(image, mask) for image, mask in shown], titles=[image.name for image, _ in shown]))
 
 # %% [markdown]
+# ### Exercise: reading a mask
+#
+# The hand-out's masks are palette PNGs: each pixel stores a class index (0..18), and the palette only says how to
+# colour it. Write `read_mask(path)` returning the H×W array of class indices, then check it. Until you write
+# your own, it calls the kit's reference, so the notebook runs either way.
+
+# %% tags=["exercise"]
+from faceparse_lib.course import exercises
+
+
+def read_mask(path):
+    """The H×W array of class indices of a palette PNG mask."""
+    return exercises.reference_read_mask(path)  # replace with your own code
+
+
+print(exercises.check_read_mask(read_mask))
+
+# %% [markdown]
 # ## How uneven are the classes?
 #
 # `share` is the fraction of all labelled pixels; `image_share` the fraction of images in which the class
@@ -178,3 +200,10 @@ for rare in ("neck_l", "ear_r"):
     print(f"{rare}: {len(closeups)} example(s) among the first images that contain it")
     if closeups:
         display(sample_grid(closeups, titles=[rare] * len(closeups)))
+
+# %% [markdown]
+# ## Questions
+#
+# 1. Which three classes hold the fewest pixels? Which of them appear in the fewest images, and why does that matter for a per-image score?
+# 2. 67 masks have left and right swapped. Would you relabel them, drop them or keep them? What does each choice do to `l_eye` and `r_eye`?
+# 3. Open a mask with `Image.open(path).convert('RGB')` and look at its values. Why must a mask never be resized with bilinear interpolation?

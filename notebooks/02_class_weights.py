@@ -64,6 +64,9 @@ else:
 # The seed report used `w_c = log2(N / n_c)` (`n_c`: pixels of class c in the training masks, `N`: all
 # pixels). The logarithm keeps the range modest (1.7 to 12.7 on CelebAMask-HQ); plain inverse frequency
 # would give the necklace thousands of times the weight of the background and make training unstable.
+#
+# **You will learn** why plain cross-entropy neglects small classes, what a class weight does, how the
+# common weighting rules differ, and how to write the log2 rule yourself.
 
 # %% [markdown]
 # ## Your settings
@@ -141,6 +144,23 @@ chart = (weights / weights.mean()).plot.barh(logx=True, figsize=(8, 8), xlabel="
 chart.invert_yaxis()
 
 # %% [markdown]
+# ### Exercise: the log2 rule
+#
+# Write `log2_weights(pixels)`: from an array of 19 pixel counts, return `w_c = log2(N / n_c)`, then check it
+# against `class_weights`.
+
+# %% tags=["exercise"]
+from faceparse_lib.course import exercises
+
+
+def log2_weights(pixels):
+    """w_c = log2(N / n_c) for per-class pixel counts (a NumPy array of 19)."""
+    return exercises.reference_class_weights(pixels)  # replace with your own code
+
+
+print(exercises.check_class_weights(log2_weights))
+
+# %% [markdown]
 # ## Save the chosen weights for training
 #
 # Training reads `class_weights.json` in its run dir (the record below: the method, the counts it came from
@@ -154,3 +174,10 @@ else:
     record = weights_record(counts, class_weights(counts, ws.weights_method).tolist(), ws.weights_method, "max",
                             masks=masks)
     print(f"class weights for training ({ws.weights_method}): {save_class_weights(ws, record)}")
+
+# %% [markdown]
+# ## Questions
+#
+# 1. Plot the four rules' weights for the necklace against the background. Which rule would you expect to train unstably, and why?
+# 2. The weights are counted on the training pairs only, never on the holdout. What would go wrong if they were counted on all 1,000?
+# 3. Train the `cpu` preset with `FACEPARSE_WEIGHTS=none` and compare the rare classes' F-scores with the weighted run.

@@ -63,6 +63,9 @@ else:
 # session disconnects, open the notebook again and *Run all*: `train` finds `last.pt` and resumes exactly
 # where it stopped (same batches, same learning rate). It also stops cleanly, with a checkpoint, before
 # Colab's 12-hour limit.
+#
+# **You will learn** what defines a training run (one `TrainConfig`), what each augmentation does and why the
+# flip must swap left and right, how the learning rate is scheduled, how to read the curves, and when to stop.
 
 # %% [markdown]
 # ## Your settings
@@ -134,6 +137,23 @@ display(sample_grid([(image, mask), (mirrored_image, mirrored_mask), (mirrored_i
                     titles=["original", "mirror only (wrong)", "mirror + swap (right)"]))
 
 # %% [markdown]
+# ### Exercise: a flip that keeps left and right
+#
+# Write `flip(image, mask)`: mirror a C×H×W image tensor and its H×W mask left to right, and swap each
+# left/right class pair (`faceparse_lib.classes.FLIP_PAIRS`) in the mask. Check it against the kit's `hflip`.
+
+# %% tags=["exercise"]
+from faceparse_lib.course import exercises
+
+
+def flip(image, mask):
+    """Mirror image (C×H×W) and mask (H×W) left to right, with the left/right classes swapped."""
+    return exercises.reference_hflip(image, mask)  # replace with your own code
+
+
+print(exercises.check_hflip(flip))
+
+# %% [markdown]
 # ## Train
 #
 # The progress bar shows the loss and, after each validation, the validation scores (the F-score first);
@@ -186,3 +206,10 @@ if FINAL_FIT:
     print(f"final fit: {final_cfg.iterations:,} iterations on every training pair into {final_cfg.run_dir}")
     prepare_run_dir(ws, final_cfg, progress=True)  # notebook 4 hands this model in
     final_run_dir = train(final_cfg)
+
+# %% [markdown]
+# ## Questions
+#
+# 1. The loss goes down but the holdout F-score stops rising: what is happening, and which setting of the config would you change first?
+# 2. Why does the flip swap left and right classes, but a rotation does not need to?
+# 3. Where do the model's parameters go (encoder, decoder, head)? Which part would you shrink to fit a larger decoder under the cap?

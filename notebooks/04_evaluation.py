@@ -63,6 +63,9 @@ else:
 # I / (P + L − I) per class, then the mean over classes, so images weigh by their pixels. Both are printed;
 # the per-class table, the confusion matrix and the viewer below show what one number hides. Under the
 # challenge rules val has no masks: the scores are on the images training held out (`holdout.json`).
+#
+# **You will learn** how the challenge's per-image F-score differs from mIoU (and compute one image's by hand),
+# what test-time flipping buys, where the model fails, and how to build and rehearse the two hand-ins.
 
 # %% [markdown]
 # ## Your settings
@@ -113,6 +116,23 @@ matrix = evaluate(model, val, progress=True, fscore=fscores)
 print(score_headline({"fscore": fscores.mean(), "miou": matrix.miou()}, ws.metric)
       + f"   mean F1 (no background) {matrix.mean_f1():.4f}   pixel accuracy {matrix.pixel_accuracy():.4f}")
 display(class_table(matrix, fscores, ws.metric).style.format(precision=3))
+
+# %% [markdown]
+# ### Exercise: one image's F-score by hand
+#
+# Write `image_fscore(truth, prediction)` for two H×W masks: for each class the ground truth holds,
+# F = 2·TP / (2·TP + FP + FN); return the mean. Check it against the kit's `FScore`.
+
+# %% tags=["exercise"]
+from faceparse_lib.course import exercises
+
+
+def image_fscore(truth, prediction):
+    """The challenge's F-score of one image (NumPy H×W masks of class indices)."""
+    return exercises.reference_image_fscore(truth, prediction)  # replace with your own code
+
+
+print(exercises.check_image_fscore(image_fscore))
 
 # %% [markdown]
 # ## Confusion matrix
@@ -239,3 +259,10 @@ if UPLOAD_WITH_COLAB and ws.colab:
 for name, picture in parse_and_render(model, photos_to_parse(uploaded), tta=TTA).items():
     print(name)
     display(Image.fromarray(picture))
+
+# %% [markdown]
+# ## Questions
+#
+# 1. Find an image whose F-score and IoU rank it very differently, and explain why from its classes.
+# 2. Flip TTA costs twice the inference time. How much F-score does it buy here, and is it worth it under the course's rules?
+# 3. The holdout score is on 100 images. How far apart would two models have to score before you trust the difference?

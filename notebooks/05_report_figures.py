@@ -66,6 +66,9 @@ else:
 #
 # To compare runs (say weighted against unweighted), list several run dirs in `run_dirs`: their curves are
 # overlaid on one figure.
+#
+# **You will learn** how every figure and table of the report comes from the run's own files, and what the
+# report the course grades must contain; then you pack the NTULearn hand-in.
 
 # %% [markdown]
 # ## Your settings
@@ -133,3 +136,9 @@ MATRIC = ""      # your matric number, e.g. "U2212345A": the zip is named with i
 REPORT_PDF = ""  # "" = the report folder's NAME_MATRIC_project_1.pdf
 SCREENSHOT = ""  # "" = the report folder's leaderboard.png
 print(ntulearn_hand_in(ws, NAME, MATRIC, REPORT_PDF, SCREENSHOT))
+
+# %% [markdown]
+# ## Questions
+#
+# 1. Which two figures best support your report's main claim? Which table could you drop to stay within five pages?
+# 2. Compare two of your runs in Table 4: is the difference larger than the seed-to-seed spread you measured?

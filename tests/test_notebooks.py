@@ -39,10 +39,10 @@ def test_notebook_is_in_sync_with_its_py_clean_and_has_the_generated_header(name
 
 
 @pytest.mark.parametrize("name", EXPECTED)
-def test_notebook_defines_no_functions_or_classes(name):
+def test_notebook_defines_no_functions_or_classes_outside_its_exercises(name):
     notebook = jupytext.read(NOTEBOOKS / f"{name}.py")
     for cell in notebook.cells[1:]:
-        if cell.cell_type != "code":
+        if cell.cell_type != "code" or "exercise" in cell.metadata.get("tags", []):
             continue
         code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
         defined = [n for n in ast.walk(ast.parse(code)) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))]
@@ -208,3 +208,32 @@ def test_every_notebook_has_the_one_settings_cell_and_sync_restores_an_edited_on
     edited.source = edited.source.replace("DEMO = False", "DEMO = True ")
     nbformat.write(notebook, source.with_suffix(".ipynb"))
     assert any("settings cell" in p for p in notebook_problems(source))
+
+
+def _exercise_cells(name: str) -> list:
+    return [c for c in jupytext.read(NOTEBOOKS / f"{name}.py").cells if "exercise" in c.metadata.get("tags", [])]
+
+
+def test_four_exercises_each_write_a_function_and_check_it_against_the_kit():
+    checked = []
+    for name in EXPECTED:
+        for cell in _exercise_cells(name):
+            tree = ast.parse(cell.source)
+            defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+            calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "").startswith("check_")]
+            assert len(defined) == 1 and len(calls) == 1, f"{name}: an exercise defines one function and checks it"
+            assert [a.id for a in calls[0].args] == defined  # the check is given the student's own function
+            checked.append(calls[0].func.attr)
+    assert sorted(checked) == ["check_class_weights", "check_hflip", "check_image_fscore", "check_read_mask"]
+    # An ipynb keeps the tag, so the notebook test and a reader see which cells are exercises.
+    assert all("exercise" in c.metadata.get("tags", []) for c in nbformat.read(NOTEBOOKS / "03_training.ipynb", 4).cells
+               if "def flip" in c.source)
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_every_notebook_opens_with_what_it_teaches_and_closes_with_questions(name):
+    cells = jupytext.read(NOTEBOOKS / f"{name}.py").cells
+    opening = next(c.source for c in cells if c.cell_type == "markdown" and c.source.startswith("# "))
+    assert "**You will learn**" in opening
+    assert cells[-1].cell_type == "markdown" and cells[-1].source.startswith("## Questions")
+    assert cells[-1].source.count("\n1. ") == 1 and "2. " in cells[-1].source
