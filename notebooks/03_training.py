@@ -122,6 +122,27 @@ print(f"rules {cfg.rules}; model {cfg.model}, {cfg.iterations:,} iterations of b
 print(f"run dir: {cfg.run_dir}")
 
 # %% [markdown]
+# ## What the config means, in three pictures
+#
+# The learning rate climbs during the warm-up (large steps on random weights diverge), then decays to almost
+# nothing, so the last iterations only polish. The parameters: the course counts every one of them against the
+# cap, and most sit in the encoder and the decoder. The augmentation: every training step sees another random
+# variant of each face (resized, rotated, cropped, mirrored, recoloured, as this preset asks), with its mask
+# following pixel for pixel. This stops the network from memorising 900 faces.
+
+# %%
+from faceparse_lib.data.rules import rule_set
+from faceparse_lib.report.tables import parts_of_model
+from faceparse_lib.training.loop import training_augmentation
+from faceparse_lib.visual.lessons import augmentation_samples, learning_rate_schedule, parameter_budget
+
+display(learning_rate_schedule(cfg))
+parts = [(part, count) for part, _, count in parts_of_model(cfg.model, cfg.num_classes)]
+display(parameter_budget(parts, rule_set(cfg.rules).max_parameters, cfg.model))
+face, face_mask = read_pair(*list_pairs(ws.data_root, "train")[0])
+display(augmentation_samples(face, face_mask, training_augmentation(cfg)))
+
+# %% [markdown]
 # ## Why the flip must swap left and right
 #
 # Augmentation mirrors half of the training images. A mirrored left eye is on the image's right, so it is

@@ -135,6 +135,22 @@ def image_fscore(truth, prediction):
 print(exercises.check_image_fscore(image_fscore))
 
 # %% [markdown]
+# ### One image's F-score beside its IoU
+#
+# The same prediction, scored per class of its ground truth both ways. F = 2·IoU / (1 + IoU) for every class, so
+# a half-found class (IoU 0.5) still earns F 0.67, while a class missed entirely earns 0 in both. A model that finds
+# every small class roughly can therefore beat, on the F-score, one that outlines the large classes sharply, and
+# the two scores can rank models differently.
+
+# %%
+from faceparse_lib.report.runs import sample_predictions
+from faceparse_lib.visual.lessons import fscore_and_iou
+
+(example,), (example_title,) = sample_predictions(model, ws.data_root, 1, run_dir, metric=ws.metric)
+print(example_title.replace("\n", ": "))
+display(fscore_and_iou(example[1], example[2]))
+
+# %% [markdown]
 # ## Confusion matrix
 #
 # Row: the true class; column: the predicted class; each row divided by its pixel count (so a row sums

@@ -34,7 +34,7 @@ def model_parts(model: Any) -> list[tuple[str, str, int]]:
     return parts
 
 
-def _parts_of(name: str, num_classes: int) -> list[tuple[str, str, int]]:
+def parts_of_model(name: str, num_classes: int = NUM_CLASSES) -> list[tuple[str, str, int]]:
     """model_parts of a model built by name, on the meta device (shapes only: no memory, no initialisation)."""
     import torch
 
@@ -48,7 +48,7 @@ def parameter_table(model_names: Sequence[str], num_classes: int = NUM_CLASSES) 
     """Table 1: parameters of each part of each named model and its total, the seed report's model always included."""
     rows = []
     for name in dict.fromkeys([*model_names, SEED_MODEL]):
-        parts = _parts_of(name, num_classes)
+        parts = parts_of_model(name, num_classes)
         for part, kind, count in parts:
             seed_name = SEED_PARTS.get(part) if name == SEED_MODEL else None
             rows.append({"model": name, "part": part, "module": kind, "seed report": seed_name or "",

@@ -27,7 +27,7 @@ from faceparse_lib.data.batches import CachedPairs, ResizedPairs, SeededSamples,
 from faceparse_lib.data.dataset import FaceParsingDataset
 from faceparse_lib.data.layout import list_pairs
 from faceparse_lib.data.rules import rule_set
-from faceparse_lib.data.transforms import train_transform
+from faceparse_lib.data.transforms import JointCompose, train_transform
 from faceparse_lib.models import checkpoint as ckpt
 from faceparse_lib.models.zoo import build_model, count_parameters
 from faceparse_lib.training import distributed
@@ -355,6 +355,12 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{minutes:.1f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
 
 
+def training_augmentation(cfg: TrainConfig) -> JointCompose:
+    """The augmentation a run's config asks for (resize, rotation, crop, flip, photometric, normalisation, padding)."""
+    return train_transform(crop_size=cfg.crop_size, ratio_range=cfg.ratio_range, cat_max_ratio=cfg.cat_max_ratio,
+                           flip_p=cfg.flip_p, photometric=cfg.photometric, rotate_degrees=cfg.rotate_degrees)
+
+
 def train_loader(cfg: TrainConfig, env: distributed.Distributed, start: int,
                  pairs: list[tuple[Path, Path]] | None = None) -> DataLoader:
     """Batches for iterations start..iterations-1 on this rank: the seeded stream, the configured augmentation."""
@@ -365,8 +371,7 @@ def train_loader(cfg: TrainConfig, env: distributed.Distributed, start: int,
         data = FaceParsingDataset.from_pairs(pairs)
         if cfg.input_size is not None:
             data = ResizedPairs(data, cfg.input_size)
-    transform = train_transform(crop_size=cfg.crop_size, ratio_range=cfg.ratio_range, cat_max_ratio=cfg.cat_max_ratio,
-                                flip_p=cfg.flip_p, photometric=cfg.photometric, rotate_degrees=cfg.rotate_degrees)
+    transform = training_augmentation(cfg)
     sampler = StreamBatchSampler(len(data), cfg.batch_size, start, cfg.iterations, cfg.seed, env.world_size, env.rank)
     workers = cfg.workers if cfg.workers is not None else (0 if cfg.cache_data else min(4, os.cpu_count() or 1))
     # Its own generator, so making the loader does not draw from the global RNG (the model's dropout stream).

@@ -1,0 +1,118 @@
+"""Figures that teach: what augmentation does to one face, the learning-rate schedule, where a model's parameters
+go against the cap, and one image's F-score beside its IoU. Each returns a matplotlib Figure and saves nothing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from faceparse_lib.classes import CLASS_TITLES, IGNORE_INDEX, colorize
+from faceparse_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+if TYPE_CHECKING:
+    from faceparse_lib.training.config import TrainConfig
+
+
+def _displayable(image: torch.Tensor) -> np.ndarray:
+    """An ImageNet-normalised C×H×W tensor back to an H×W×3 uint8 picture (padding shows black)."""
+    mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
+    return (image * std + mean).clamp(0, 1).mul(255).byte().permute(1, 2, 0).numpy()
+
+
+def augmentation_samples(image: np.ndarray, mask: np.ndarray,
+                         augment: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+                         count: int = 4, seed: int = 0) -> Figure:
+    """One face and its mask, then `count` draws of the training augmentation (mask pixels it ignores in white)."""
+    torch.manual_seed(seed)
+    source = torch.from_numpy(image).permute(2, 0, 1).float() / 255
+    target = torch.from_numpy(mask.astype(np.int64))
+    fig = Figure(figsize=(2.2 * (count + 1), 4.6), layout="constrained")
+    axes = fig.subplots(2, count + 1, squeeze=False)
+    draws = [(image, mask, "original")] + [
+        (*_augmented(augment, source, target), f"draw {k}") for k in range(1, count + 1)]
+    for column, (picture, labels, title) in enumerate(draws):
+        shown = colorize(np.where(labels == IGNORE_INDEX, 0, labels).astype(np.uint8))
+        shown[labels == IGNORE_INDEX] = 255
+        axes[0, column].imshow(picture)
+        axes[1, column].imshow(shown)
+        axes[0, column].set_title(title, fontsize=9)
+        for ax in axes[:, column]:
+            ax.set_axis_off()
+    fig.suptitle("The training augmentation: every draw differs; the mask follows the image (white: ignored)",
+                 fontsize=10)
+    return fig
+
+
+def _augmented(augment, source: torch.Tensor, target: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    image, mask = augment(source.clone(), target.clone())
+    return _displayable(image), mask.numpy()
+
+
+def learning_rate_schedule(cfg: TrainConfig, title: str | None = None) -> Figure:
+    """The learning rate of a config at every iteration: the warm-up's ramp, then the decay; the warm-up's end marked."""
+    from faceparse_lib.training.config import lr_at
+
+    steps = np.unique(np.linspace(0, cfg.iterations - 1, min(cfg.iterations, 2000)).astype(int))
+    rates = [lr_at(cfg, int(step)) for step in steps]
+    fig = Figure(figsize=(7, 3.2), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(steps, rates, color="C0")
+    if cfg.warmup_iterations:
+        ax.axvline(cfg.warmup_iterations, color="C1", linestyle="--", linewidth=1)
+        ax.annotate(f"warm-up ends ({cfg.warmup_iterations:,})", (cfg.warmup_iterations, max(rates)), xytext=(6, -12),
+                    textcoords="offset points", color="C1", fontsize=9)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("learning rate")
+    ax.set_title(title or f"Learning rate: {cfg.optimizer}, peak {cfg.lr:g}, poly decay to {cfg.min_lr:g}")
+    ax.grid(True, alpha=0.3)
+    return fig
+
+
+def parameter_budget(parts: Sequence[tuple[str, int]], cap: int | None, model: str) -> Figure:
+    """A model's parameters by part, stacked in one bar against the rules' cap."""
+    fig = Figure(figsize=(7, 2.6), layout="constrained")
+    ax = fig.subplots()
+    left = 0
+    for k, (part, count) in enumerate(parts):
+        ax.barh([0], [count], left=left, height=0.6, color=f"C{k}", label=f"{part}: {count:,}")
+        left += count
+    if cap:
+        ax.axvline(cap, color="red", linewidth=2, label=f"the cap: fewer than {cap:,}")
+        ax.set_xlim(0, max(cap, left) * 1.04)
+    ax.set_ylim(-0.5, 0.5)
+    ax.set_yticks([])
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    ax.set_xlabel("parameters")
+    share = f" ({100 * left / cap:.0f} % of the cap)" if cap else ""
+    ax.set_title(f"{model}: {left:,} parameters{share}")
+    fig.legend(loc="outside lower center", ncol=2, fontsize=9, frameon=False)
+    return fig
+
+
+def fscore_and_iou(truth: np.ndarray, prediction: np.ndarray) -> Figure:
+    """One image's F and IoU per class of its ground truth, and the two means: why the two scores rank differently."""
+    from faceparse_lib.evaluation.fscore import FScore, class_fscores
+
+    meter = FScore()
+    meter.update(torch.from_numpy(prediction.astype(np.int64)), torch.from_numpy(truth.astype(np.int64)))
+    confusion = meter.confusions[0].astype(np.float64)
+    f, present = class_fscores(confusion)
+    classes = np.flatnonzero(present)
+    tp = np.diagonal(confusion)
+    iou = tp / (confusion.sum(axis=0) + confusion.sum(axis=1) - tp).clip(min=1)
+    fig = Figure(figsize=(7, 3.6), layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(len(classes))
+    ax.bar(x - 0.2, f[classes], width=0.4, label=f"F (the image's F-score: {meter.mean():.3f})", color="C0")
+    ax.bar(x + 0.2, iou[classes], width=0.4, label=f"IoU (their mean: {iou[classes].mean():.3f})", color="C1")
+    ax.set_xticks(x, [CLASS_TITLES[c] for c in classes], rotation=45, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.3)
+    ax.set_ylabel("score")
+    ax.set_title("One image, per class: F = 2·IoU / (1 + IoU), so F forgives a partly found class more", fontsize=10)
+    ax.legend(fontsize=9, loc="upper center", ncol=2)
+    ax.grid(True, axis="y", alpha=0.3)
+    return fig

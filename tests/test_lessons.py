@@ -1,0 +1,57 @@
+"""The teaching figures: each shows the numbers the kit computes elsewhere, not numbers of its own."""
+
+import numpy as np
+import pytest
+import torch
+
+from faceparse_lib.data.rules import RULE_SETS
+from faceparse_lib.report.tables import parts_of_model
+from faceparse_lib.training.config import TrainConfig, lr_at
+from faceparse_lib.visual import lessons
+from faceparse_lib.visual.pictures import image_fscore, image_miou
+
+
+def test_the_schedule_figure_plots_lr_at_with_its_warm_up():
+    cfg = TrainConfig.preset("challenge")
+    line = lessons.learning_rate_schedule(cfg).axes[0].lines[0]
+    steps, rates = line.get_xdata(), line.get_ydata()
+    assert rates == pytest.approx([lr_at(cfg, int(s)) for s in steps])
+    assert max(rates) == pytest.approx(cfg.lr) and rates[0] < rates[np.searchsorted(steps, cfg.warmup_iterations)]
+
+
+def test_the_budget_figure_stacks_the_models_parts_against_the_cap():
+    parts = [(part, count) for part, _, count in parts_of_model("unet_mnv3s")]
+    cap = RULE_SETS["challenge"].max_parameters
+    fig = lessons.parameter_budget(parts, cap, "unet_mnv3s")
+    ax = fig.axes[0]
+    widths = [patch.get_width() for patch in ax.patches]
+    assert widths == [count for _, count in parts]
+    assert f"{sum(widths):,} parameters ({100 * sum(widths) / cap:.0f} % of the cap)" in ax.get_title()
+    assert ax.lines[0].get_xdata()[0] == cap
+
+
+def test_the_f_and_iou_figure_gives_the_images_own_scores():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 6, size=(24, 24)).astype(np.uint8)
+    prediction = np.where(rng.random((24, 24)) < 0.3, 0, truth).astype(np.uint8)
+    prediction[truth == 5] = 4  # class 5 missed entirely: 0 in both scores
+    ax = lessons.fscore_and_iou(truth, prediction).axes[0]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert f"{image_fscore(truth, prediction):.3f}" in labels[0]
+    f_bars, iou_bars = ax.containers
+    f, iou = np.array([b.get_height() for b in f_bars]), np.array([b.get_height() for b in iou_bars])
+    assert len(f) == 6 and f[5] == iou[5] == 0
+    assert f == pytest.approx(2 * iou / (1 + iou), abs=1e-6)  # the identity the figure teaches
+
+
+def test_the_augmentation_figure_shows_the_original_and_each_draw():
+    from faceparse_lib.training.loop import training_augmentation
+
+    image = np.full((64, 64, 3), 128, dtype=np.uint8)
+    mask = np.zeros((64, 64), dtype=np.uint8)
+    mask[:, :32] = 4
+    cfg = TrainConfig.preset("challenge", crop_size=48)
+    fig = lessons.augmentation_samples(image, mask, training_augmentation(cfg), count=3)
+    assert len(fig.axes) == 8 and [ax.get_title() for ax in fig.axes[:4]] == ["original", "draw 1", "draw 2", "draw 3"]
+    assert fig.axes[1].images[0].get_array().shape[:2] == (48, 48)  # a draw is a crop, as training sees it
+    assert fig.axes[0].images[0].get_array().shape[:2] == (64, 64)
