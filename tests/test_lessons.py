@@ -35,7 +35,7 @@ def test_the_f_and_iou_figure_gives_the_images_own_scores():
     truth = rng.integers(0, 6, size=(24, 24)).astype(np.uint8)
     prediction = np.where(rng.random((24, 24)) < 0.3, 0, truth).astype(np.uint8)
     prediction[truth == 5] = 4  # class 5 missed entirely: 0 in both scores
-    ax = lessons.fscore_and_iou(truth, prediction).axes[0]
+    ax = lessons.fscore_and_iou(torch.from_numpy(truth), prediction).axes[0]  # tensors, as datasets give them
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert f"{image_fscore(truth, prediction):.3f}" in labels[0]
     f_bars, iou_bars = ax.containers

@@ -93,12 +93,13 @@ def parameter_budget(parts: Sequence[tuple[str, int]], cap: int | None, model: s
     return fig
 
 
-def fscore_and_iou(truth: np.ndarray, prediction: np.ndarray) -> Figure:
+def fscore_and_iou(truth: np.ndarray | torch.Tensor, prediction: np.ndarray | torch.Tensor) -> Figure:
     """One image's F and IoU per class of its ground truth, and the two means: why the two scores rank differently."""
     from faceparse_lib.evaluation.fscore import FScore, class_fscores
+    from faceparse_lib.visual.pictures import to_mask
 
     meter = FScore()
-    meter.update(torch.from_numpy(prediction.astype(np.int64)), torch.from_numpy(truth.astype(np.int64)))
+    meter.update(torch.from_numpy(to_mask(prediction).astype(np.int64)), torch.from_numpy(to_mask(truth).astype(np.int64)))
     confusion = meter.confusions[0].astype(np.float64)
     f, present = class_fscores(confusion)
     classes = np.flatnonzero(present)
