@@ -3,6 +3,12 @@
 Stratified by the rare classes: each of necklace, earring, eyeglasses and hat gets at least its share of the
 holdout's images (and at least one, where the training set holds any), so the validation score sees them.
 The same pairs, size and seed give the same holdout.
+
+It is drawn image by image, not person by person. CelebAMask-HQ holds several photos of some people, and a holdout
+that shares people with training could flatter the score. But the hand-out cannot be split by person: its file
+names are random UUIDs (version 4: the 2025 hand-out's 1,000 stems) and it ships no identity list. The course draws
+its val and test images from the same pool in the same way, so an image-level holdout estimates the leaderboard's
+situation, shared people included.
 """
 
 from __future__ import annotations
