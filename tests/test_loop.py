@@ -208,7 +208,15 @@ def test_cpu_preset_fits_a_cpu_and_the_parameter_budget():
     assert cfg.device == "cpu" and cfg.cache_data and cfg.crop_size <= cfg.input_size  # random crops of cached images
     assert count_parameters(build_model(cfg.model)) < RULE_SETS["challenge"].max_parameters
     assert lr_at(cfg, 0) < lr_at(cfg, cfg.warmup_iterations - 1) == pytest.approx(cfg.lr)  # linear warm-up
-    assert set(PRESETS) == {"report", "cpu", "laptop", "challenge"}
+    assert set(PRESETS) == {"report", "cpu", "laptop", "first-run", "challenge"}
+
+
+def test_the_first_run_preset_is_the_laptop_recipe_shortened_on_the_gpu():
+    laptop, first = TrainConfig.preset("laptop"), TrainConfig.preset("first-run")
+    assert first.device == "auto" and first.amp == "auto" and first.iterations > laptop.iterations
+    recipe = ("model", "loss", "lr", "input_size", "crop_size", "ratio_range", "rotate_degrees", "photometric", "holdout")
+    assert all(getattr(first, f) == getattr(laptop, f) for f in recipe)
+    assert first.eval_interval * 2 == first.iterations  # a real F-score halfway, then at the end
 
 
 def test_the_laptop_preset_is_the_challenge_on_a_cpu_under_the_cap():

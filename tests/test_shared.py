@@ -90,6 +90,8 @@ def test_real_data_on_a_cpu_is_used_not_replaced_and_training_stops_with_the_rem
     with pytest.raises(NotebookStop, match="T4 GPU.*PRESET = 'cpu'"):
         ws.require_training_device()
     workspace(environ={"FACEPARSE_HOME": str(tmp_path), "FACEPARSE_PRESET": "cpu"}).require_training_device()
+    with pytest.raises(NotebookStop, match="'first-run' trains for minutes on a GPU.*PRESET = 'laptop'"):
+        workspace(environ={"FACEPARSE_HOME": str(tmp_path), "FACEPARSE_PRESET": "first-run"}).require_training_device()
 
 
 def test_the_handout_zips_in_the_checkouts_data_folder_are_found_and_unpacked(tmp_path, no_colab_no_gpu, drive):

@@ -91,7 +91,7 @@ SETTINGS_SOURCE = '''\
 DATA = ""                # folder (or zip) of the hand-out; "" = search your Drive (Colab) or data/ (elsewhere)
 RUN_DIR = ""             # "" = faceparse-runs/RULES-PRESET-DATA on your Drive, the same in every notebook
 RULES = "challenge"      # "challenge" (2025/26: F-score, < 1,821,085 parameters, no pretraining) or "seed" (2022)
-PRESET = ""              # "" = the rules' GPU recipe; "laptop" = ~20 min on 2 CPU cores; "cpu" = 3 min, a demo
+PRESET = ""              # "" = the rules' GPU recipe; "first-run" = minutes on a T4; "laptop" = ~20 min on 2 CPU cores
 DEMO = False             # True = the kit's synthetic faces instead of the course's data
 RELABEL_SWAPPED = False  # True = train on a copy whose left/right-swapped masks are relabelled (notebook 1)'''
 SETTINGS_START = "DATA = "

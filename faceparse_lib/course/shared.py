@@ -11,7 +11,7 @@ Environment variables override the config cell (CI sets them; all optional):
     FACEPARSE_DATA        the hand-out: a folder holding its zips, a zip, or a course-layout folder
     FACEPARSE_RUN_DIR     the training run dir that notebooks 3-5 share
     FACEPARSE_RULES       "challenge" (today's course: the F-score, the parameter cap, from scratch) or "seed" (2022)
-    FACEPARSE_PRESET      "challenge", "report", "laptop" or "cpu" (default: the rules' GPU preset on real data, cpu
+    FACEPARSE_PRESET      "challenge", "first-run", "report", "laptop" or "cpu" (default: the rules' GPU preset on real data, cpu
                           for the demo)
     FACEPARSE_DEMO=1      the synthetic faces, asked for
     FACEPARSE_RELABEL_SWAPPED=1  train on a copy of the data with left/right-swapped masks relabelled
@@ -44,7 +44,7 @@ COLAB_DRIVE = Path("/content/drive/MyDrive")
 COLAB_RUNS = COLAB_DRIVE / "faceparse-runs"
 HANDOUT_DIR = "handout"  # where the hand-out's zips are unpacked, under home/data
 LATEST_RUN = "latest_run.json"  # beside the runs: the run notebook 3 last trained, which notebooks 4 and 5 open
-GPU_PRESETS = ("challenge", "report")
+GPU_PRESETS = ("challenge", "report", "first-run")
 # On Colab a run stops cleanly (with a checkpoint) before the ~12 h session limit; the next Run all resumes it.
 COLAB_TIME_LIMIT_MINUTES = 11 * 60
 
@@ -174,8 +174,9 @@ class Workspace:
     def require_training_device(self) -> None:
         """Stop (NotebookStop) when the preset needs a GPU this runtime lacks, before anything is trained."""
         if self.preset in GPU_PRESETS and not self.gpu:
+            how_long = "minutes" if self.preset == "first-run" else "hours"
             raise NotebookStop(
-                f"preset {self.preset!r} trains for hours on a GPU, and this runtime has none. On Colab: Runtime > "
+                f"preset {self.preset!r} trains for {how_long} on a GPU, and this runtime has none. On Colab: Runtime > "
                 "Change runtime type > T4 GPU, then Run all. To train on this CPU anyway, set PRESET = 'laptop' "
                 "(the challenge model at 256 px: about 20 minutes on 2 cores) or PRESET = 'cpu' (a small model at "
                 "128 px: 3 minutes, a far lower score).")
