@@ -102,8 +102,11 @@ def test_report_tex_compiles_to_at_most_five_a4_pages(report, tmp_path):
 
 def test_the_pdf_is_named_as_the_course_asks_and_names_are_escaped():
     assert hand_in_name("Tan Ah Kow", "A1234567B") == "Tan_Ah_Kow_A1234567B_project_1.pdf"
+    assert hand_in_name(" O'Neil / Lee ", " a1234567b\n") == "O_Neil_Lee_A1234567B_project_1.pdf"
     assert latex_text("50% of a_b & {c}") == r"50\% of a\_b \& \{c\}"
-    _strict_parse(latex_text(r"odd \input{x} ~ ^ # $"))
+    odd = latex_text(r"odd \input{x} ~ ^ # $")
+    assert odd == r"odd \textbackslash{}input\{x\} \textasciitilde{} \textasciicircum{} \# \$"
+    _strict_parse(odd)
 
 
 def test_the_name_and_matric_number_are_filled_in_when_given(tmp_path, data_root):
@@ -113,3 +116,28 @@ def test_the_name_and_matric_number_are_filled_in_when_given(tmp_path, data_root
     assert "\\newcommand{\\studentname}{Tan\\_Ah Kow}" in text and "\\newcommand{\\matricno}{A1234567B}" in text
     assert "Tan_Ah_Kow_A1234567B_project_1.pdf" in text
     _strict_parse(text)
+
+
+def test_a_report_tex_the_student_edited_is_never_overwritten(tmp_path):
+    run_dir = _challenge_run(tmp_path / "run", None, None, 0, 0.7)
+    out = tmp_path / "report"
+    write_report(run_dir, out)
+    write_report(run_dir, out, name="Tan Ah Kow")  # not edited: the skeleton is simply rewritten
+    assert "{Tan Ah Kow}" in (out / "report.tex").read_text() and not (out / "report.new.tex").exists()
+    edited = (out / "report.tex").read_text().replace(r"\towrite{what worked", "It worked. % \\towrite{what worked")
+    (out / "report.tex").write_text(edited)
+    write_report(run_dir, out, name="Lee Mei")
+    assert (out / "report.tex").read_text() == edited  # the student's writing stays
+    assert "{Lee Mei}" in (out / "report.new.tex").read_text()  # the fresh skeleton beside it
+
+
+def test_the_report_says_how_the_model_started_and_an_f_score(tmp_path):
+    run_dir = _challenge_run(tmp_path / "run", None, None, 0, 0.7)
+    write_report(run_dir, tmp_path / "scratch")
+    text = (tmp_path / "scratch" / "report.tex").read_text()
+    assert "trained from scratch" in text and "scores an F-score (per image) of" in text
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "rules": "seed", "pretrained": True}))
+    write_report(run_dir, tmp_path / "pretrained")
+    text = (tmp_path / "pretrained" / "report.tex").read_text()
+    assert "from ImageNet weights" in text and "from scratch" not in text

@@ -9,6 +9,7 @@ The folder (report.tex, figures/, tables/) uploads to Overleaf as it is, or comp
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -18,6 +19,8 @@ from faceparse_lib.report.runs import Run, best_val_row, checkpoint_iteration, r
 from faceparse_lib.training.describe import recipe_lines, training_sentence
 
 REPORT_TEX = "report.tex"
+EDITED_TEX = "report.new.tex"  # where a fresh skeleton goes when the student has edited report.tex
+_SKELETON_HASH = ".report.tex.sha256"  # the hash of the skeleton last written, to tell an edited report.tex
 PAGE_LIMIT = 5
 HAND_IN_NAME = "{name}_{matric}_project_1.pdf"  # the course's [YOUR_NAME]_[MATRIC_NO]_[project_1].pdf
 _ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
@@ -56,16 +59,35 @@ def latex_text(text: object) -> str:
 
 
 def hand_in_name(name: str, matric: str) -> str:
-    """The PDF's name as the course asks for it, e.g. TAN_AH_KOW_A1234567B_project_1.pdf."""
-    clean = {key: "_".join(value.split()) for key, value in (("name", name), ("matric", matric))}
-    return HAND_IN_NAME.format(**clean)
+    """The PDF's name as the course asks for it, e.g. Tan_Ah_Kow_A1234567B_project_1.pdf."""
+    return HAND_IN_NAME.format(name=safe_file_part(name), matric=safe_file_part(matric).upper())
+
+
+def safe_file_part(text: str) -> str:
+    """Text as a piece of a file name: runs of anything but letters, digits, '.' and '-' become one '_'."""
+    return re.sub(r"[^\w.-]+", "_", text.strip()).strip("_")
 
 
 def write_report_tex(out_dir: Path, facts: ReportFacts, name: str | None = None, matric: str | None = None) -> Path:
-    """Write out_dir/report.tex from `facts`; the student's name and matric number stay placeholders unless given."""
-    path = out_dir / REPORT_TEX
-    path.write_text(report_tex(facts, name, matric))
+    """Write out_dir/report.tex from `facts`, or report.new.tex beside it when the student has edited report.tex.
+
+    The student's name and matric number stay placeholders unless given. A report.tex that differs from the
+    skeleton the kit last wrote there holds the student's writing: it is never overwritten.
+    """
+    text = report_tex(facts, name, matric)
+    path, record = out_dir / REPORT_TEX, out_dir / _SKELETON_HASH
+    if path.is_file() and (not record.is_file() or record.read_text().strip() != _sha256(path.read_bytes())):
+        path = out_dir / EDITED_TEX
+    path.write_text(text, encoding="utf-8")
+    if path.name == REPORT_TEX:
+        record.write_text(_sha256(path.read_bytes()) + "\n")
     return path
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def report_tex(facts: ReportFacts, name: str | None = None, matric: str | None = None) -> str:
@@ -119,7 +141,7 @@ def _introduction(facts: ReportFacts) -> list[str]:
 def _model(facts: ReportFacts) -> list[str]:
     rules = rule_set(facts.run.config.get("rules", "seed"))
     cap = (f" (the course asks for fewer than {rules.max_parameters:,})" if rules.max_parameters else "")
-    scratch = "" if rules.pretrained_allowed else ", trained from scratch"
+    scratch = ", from ImageNet weights" if facts.run.config.get("pretrained") else ", trained from scratch"
     return [r"\section{Model}",
             rf"The network is \texttt{{{latex_text(facts.model)}}}: "
             rf"\textbf{{{facts.parameters:,}}} parameters{latex_text(cap)}{scratch}. "
@@ -169,7 +191,9 @@ def _results(facts: ReportFacts) -> list[str]:
     where = f"the {holdout} held-out training images" if holdout else "the validation images"
     lines = [r"\section{Results}"]
     if best is not None and metric in best.index:
-        lines.append(f"On {latex_text(where)} the kept checkpoint scores a {latex_text(METRIC_TITLES[metric])} of "
+        title = METRIC_TITLES[metric]
+        article = "an" if title[0].upper() in "AEFHILMNORSX" else "a"  # said as letters: an F-score, an mIoU
+        lines.append(f"On {latex_text(where)} the kept checkpoint scores {article} {latex_text(title)} of "
                      rf"\textbf{{{float(best[metric]):.4f}}} (iteration {int(best['iteration']):,}).")
     lines += [r"On the test set (the leaderboard's test phase) it scores \textbf{\towrite{your test F-score from "
               r"the leaderboard}}.",
@@ -189,8 +213,8 @@ def _analysis(facts: ReportFacts) -> list[str]:
                   *_table(facts, "runs", "The runs compared", size=r"\scriptsize"),
                   *_figures(facts, [(f"runs_{metric}", f"Validation {METRIC_TITLES[metric]} of every run")], 0.6)]
     else:
-        lines += ["One run is reported. Pass the run dirs of your other experiments to "
-                  r"\texttt{python -m faceparse\_lib figures} to tabulate and overlay them here.",
+        lines += ["% One run is reported: pass the run dirs of your other experiments to "
+                  "`python -m faceparse_lib figures` to tabulate and overlay them here.",
                   *_table(facts, "runs", "The run", size=r"\scriptsize")]
     return lines + [r"\towrite{what each experiment changed, what it did to the score, and what you conclude}"]
 

@@ -17,7 +17,7 @@ from faceparse_lib.classes import CLASS_TITLES, CLASSES, NUM_CLASSES
 from faceparse_lib.data.rules import METRIC_TITLES, rule_set
 from faceparse_lib.data.synthetic import DEMO_BANNER, is_synthetic_cache
 from faceparse_lib.models.names import SEED_MODEL
-from faceparse_lib.report.latex import ReportFacts, write_report_tex
+from faceparse_lib.report.latex import REPORT_TEX, ReportFacts, write_report_tex
 from faceparse_lib.report.runs import (EVAL_FILE, LOG_FILE, SAMPLE_IMAGES, Run, best_val_row, checkpoint_iteration,
                                        evaluate_run, log_scores, read_run, run_metric, sample_predictions,
                                        saved_eval_scores, val_data_root)
@@ -132,6 +132,9 @@ def write_report(
     written = frozenset(path.relative_to(out).as_posix() for path in writer.written)
     facts = ReportFacts(run, runs, model_name, parameters, written, writer.banner, score_source)
     tex = write_report_tex(out, facts, name, matric)
+    if tex.name != REPORT_TEX:
+        log.warning("%s has your edits: the new skeleton is %s beside it (copy what you need across)",
+                    out / REPORT_TEX, tex)
     log.info("wrote %s, %s and %d tables/figures", report, tex.name, len(writer.written))
     return report
 
