@@ -107,10 +107,10 @@ ws.require_training_device()  # stops here, before anything is trained, when the
 # masks) or `seed` (the 2022 edition of the seed report: ImageNet weights, mIoU). Set FACEPARSE_RULES=seed
 # for the 2022 edition; `train` refuses a config that breaks its rules before any work.
 #
-# `ws.train_config()` is the preset (`challenge`: a model under the cap with the full augmentation, Lovász
+# `ws.train_config()` is the preset (`challenge`: a model under the cap at 512 px, flip and crop, CE + Dice
 # and an EMA on a T4; `report`: the seed report's DeepLabV3+ schedule; `cpu`: a small model at 128 px that
 # trains in minutes) with the rules, data and run dir filled in. Override any field here, for example
-# `ws.train_config(iterations=20_000, lr=0.005)`. The holdout is drawn from its own seed (`holdout_seed`), so a
+# `ws.train_config(iterations=10_000, loss="ce+lovasz")`. The holdout is drawn from its own seed (`holdout_seed`), so a
 # run with another training `seed` validates on the same 100 images and the two scores compare.
 
 # %%

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from faceparse_lib.classes import CLASSES
+from faceparse_lib.training.config import TrainConfig
 from faceparse_lib.training.recipes import BASELINE, Budget, recipe_config
 
 # The classes whose F drags the per-image score on real faces (the issue's measurement): shown per recipe.
@@ -48,14 +49,29 @@ def run_name(recipe: str, budget: Budget, seed: int) -> str:
             f"-holdout{budget.holdout}s{budget.holdout_seed}-seed{seed}")
 
 
-def same_data(run_dir: Path, data_root: str | Path) -> bool:
-    """Whether a run dir (if it exists) trained on `data_root`."""
+# Fields that say where and how a run is shown or resumed, not what it trains.
+_NOT_THE_RECIPE = ("data_root", "run_dir", "progress", "workers", "eval_batch_size", "time_limit_minutes", "environment")
+
+
+def stale_reason(run_dir: Path, cfg: TrainConfig) -> str | None:
+    """Why a run dir's stored config is not `cfg`'s run (other data, or a recipe since redefined), or None."""
     import json
+    from dataclasses import asdict
 
     from faceparse_lib.training.run_files import CONFIG_FILE
 
     config = run_dir / CONFIG_FILE
-    return not config.is_file() or Path(json.loads(config.read_text())["data_root"]).resolve() == Path(data_root).resolve()
+    if not config.is_file():
+        return None
+    stored = json.loads(config.read_text())
+    if Path(stored["data_root"]).resolve() != Path(cfg.data_root).resolve():
+        return f"it trained on other data ({stored['data_root']})"
+    wanted = json.loads(json.dumps(asdict(cfg)))  # tuples as the stored JSON holds them
+    changed = sorted(key for key in wanted if key not in _NOT_THE_RECIPE and stored.get(key) != wanted[key])
+    if changed:
+        return "the recipe has changed since it trained (" + ", ".join(
+            f"{key}: {stored.get(key)!r} then, {wanted[key]!r} now" for key in changed) + ")"
+    return None
 
 
 def read_run(recipe: str, seed: int, run_dir: Path) -> RecipeRun:
@@ -80,11 +96,13 @@ def compare_recipes(data_root: str | Path, recipes: Sequence[str], budget: Budge
     for recipe in recipes:
         for seed in seeds:
             run_dir = work / run_name(recipe, budget, seed)
-            if not same_data(run_dir, data_root):
-                raise ValueError(f"{run_dir} trained on other data than {data_root}; choose another --work folder")
+            cfg = recipe_config(recipe, budget, str(data_root), str(run_dir), seed, **overrides)
+            reason = stale_reason(run_dir, cfg)
+            if reason:
+                raise ValueError(f"{run_dir} is not this run of {recipe!r}: {reason}; choose another --work folder")
             if not finished(run_dir, budget.iterations):
                 say(f"training {recipe} (seed {seed}) in {run_dir}")
-                train(recipe_config(recipe, budget, str(data_root), str(run_dir), seed, **overrides))
+                train(cfg)
                 if not finished(run_dir, budget.iterations):  # stopped (Ctrl-C, SIGTERM, a time limit)
                     raise RuntimeError(f"{run_dir} stopped before iteration {budget.iterations:,}; run the same "
                                        "command again to resume it")

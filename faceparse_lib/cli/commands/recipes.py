@@ -12,8 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     default = Budget()
     parser.add_argument("data_root", type=Path, nargs="?", metavar="DATA_ROOT",
                         help="a set with train/images and train/masks (the hand-out's folder or a prepared set)")
-    parser.add_argument("--recipes", default=f"{BASELINE},ce+dice-plain", metavar="A,B",
-                        help=f"comma-separated recipe names (default: {BASELINE},ce+dice-plain; --list names them)")
+    parser.add_argument("--recipes", default=f"{BASELINE},augmented", metavar="A,B",
+                        help=f"comma-separated recipe names (default: {BASELINE},augmented; --list names them)")
     parser.add_argument("--seeds", default="0", metavar="S,T", help="training seeds, comma-separated (default: 0)")
     parser.add_argument("--iterations", type=int, default=default.iterations)
     parser.add_argument("--input-size", type=int, default=default.input_size, metavar="PX")
