@@ -31,14 +31,18 @@ if "google.colab" in sys.modules or any(name.startswith("COLAB_") for name in os
     from google.colab import drive
 
     drive.mount("/content/drive")
-    # A copy of the kit on Drive first (MyDrive/faceparse-kit, or any folder up to three down holding faceparse_lib),
-    # else a clone of REPOSITORY, else what to do: never a bare traceback.
-    found = [p for depth in range(4) for p in sorted(glob.glob("/content/drive/MyDrive/" + "*/" * depth
-                                                                + "faceparse_lib/__init__.py"))]
-    kit = "/content/drive/MyDrive/faceparse-kit" if os.path.isfile("/content/drive/MyDrive/faceparse-kit/pyproject.toml") else (
-        os.path.dirname(os.path.dirname(found[0])) if found else "/content/faceparse-kit")
+    # The kit: MyDrive/faceparse-kit, else the first folder up to three down on Drive holding pyproject.toml beside
+    # faceparse_lib/, else a clone of REPOSITORY, else what to do: never a bare traceback.
+    kit = "/content/drive/MyDrive/faceparse-kit"
+    if not os.path.isfile(kit + "/pyproject.toml"):
+        copies = (os.path.dirname(p) for depth in range(4)
+                  for p in sorted(glob.glob("/content/drive/MyDrive/" + "*/" * depth + "pyproject.toml"))
+                  if os.path.isfile(os.path.dirname(p) + "/faceparse_lib/__init__.py"))
+        kit = next(copies, "/content/faceparse-kit")
     if kit == "/content/faceparse-kit" and not os.path.isdir(kit):
-        cloned = REPOSITORY and subprocess.run(["git", "clone", "-q", "--depth", "1", REPOSITORY, kit]).returncode == 0
+        no_prompt = dict(os.environ, GIT_TERMINAL_PROMPT="0")  # a wrong or private address fails, never hangs
+        cloned = REPOSITORY and subprocess.run(["git", "clone", "-q", "--depth", "1", REPOSITORY, kit],
+                                               env=no_prompt).returncode == 0
         if not cloned:
             raise RuntimeError(f"The kit is not on your Drive and could not be cloned from {REPOSITORY or '(no address set)'}. "
                                "Copy the kit's folder (the one holding pyproject.toml and faceparse_lib/) to "

@@ -137,32 +137,54 @@ def test_setup_cell_without_a_kit_on_drive_or_a_clone_says_what_to_do(monkeypatc
     assert len(calls) == 1 and calls[0][0] == "git"  # the clone was tried; pip never ran
 
 
-def test_setup_cell_finds_a_copy_of_the_kit_anywhere_on_drive(monkeypatch):
+def _drive_with_copies(monkeypatch, copies: dict[str, bool]) -> list[str]:
+    """A Colab whose Drive holds `copies` (folder: whether faceparse_lib/ is beside its pyproject.toml); the globs."""
     colab = types.ModuleType("google.colab")
     colab.drive = types.SimpleNamespace(mount=lambda path: None)
     monkeypatch.setitem(sys.modules, "google.colab", colab)
-    monkeypatch.setattr("os.path.isfile", lambda path: False)
+    monkeypatch.setattr("os.path.isfile", lambda path: path in {f"{c}/faceparse_lib/__init__.py" for c, kit in copies.items() if kit})
+    monkeypatch.setattr("os.path.isdir", lambda path: False)
+    globbed: list[str] = []
+
+    def glob(pattern):
+        globbed.append(pattern)
+        depth = pattern.removeprefix("/content/drive/MyDrive/").count("*")
+        return [f"{c}/pyproject.toml" for c in copies if c.count("/") - 3 == depth]
+
+    monkeypatch.setattr("glob.glob", glob)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    return globbed
+
+
+def test_setup_cell_installs_the_first_copy_of_the_kit_on_drive_and_stops_looking(monkeypatch):
     copy = "/content/drive/MyDrive/AI6126/kit-v2"
-    monkeypatch.setattr("glob.glob", lambda pattern: [f"{copy}/faceparse_lib/__init__.py"] if pattern.count("*") == 2 else [])
+    globbed = _drive_with_copies(monkeypatch, {copy: True, "/content/drive/MyDrive/a/b/old-kit": True})
     calls = []
     monkeypatch.setattr("subprocess.run", lambda command, **kwargs: calls.append(command) or types.SimpleNamespace(returncode=0))
-    monkeypatch.setattr(sys, "path", list(sys.path))
     exec(setup_source(), {})
     assert not any(c[0] == "git" for c in calls if isinstance(c, list))
     assert calls[-1][-1] == copy and sys.path[0] == copy
+    assert max(pattern.count("*") for pattern in globbed) == 2  # found two down: three down was never searched
+
+
+def test_setup_cell_skips_a_folder_with_pyproject_but_no_kit_and_clones_without_a_password_prompt(monkeypatch):
+    _drive_with_copies(monkeypatch, {"/content/drive/MyDrive/other-project": False})
+    calls = []
+    monkeypatch.setattr("subprocess.run", lambda command, **kwargs: calls.append((command, kwargs)) or types.SimpleNamespace(returncode=0))
+    exec(setup_source("https://github.com/a/b"), {})
+    (clone, kwargs), *_, (install, _) = calls
+    assert clone[:2] == ["git", "clone"] and kwargs["env"]["GIT_TERMINAL_PROMPT"] == "0"
+    assert install[-1] == notebooks.CLONE_DIR
 
 
 def test_setup_cell_on_colab_prefers_the_kit_on_drive(monkeypatch):
-    colab = types.ModuleType("google.colab")
-    colab.drive = types.SimpleNamespace(mount=lambda path: None)
-    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    globbed = _drive_with_copies(monkeypatch, {"/content/drive/MyDrive/AI6126/kit-v2": True})
     monkeypatch.setattr("os.path.isfile", lambda path: path == f"{notebooks.DRIVE_KIT}/pyproject.toml")
     calls = []
     monkeypatch.setattr("subprocess.run", lambda command, **kwargs: calls.append(command))
-    monkeypatch.setattr(sys, "path", list(sys.path))
     exec(setup_source(), {})
     assert not any(c[0] == "git" for c in calls if isinstance(c, list))
-    assert calls[-1][-1] == notebooks.DRIVE_KIT
+    assert calls[-1][-1] == notebooks.DRIVE_KIT and globbed == []  # the usual place: Drive is not searched
 
 
 @pytest.mark.slow
