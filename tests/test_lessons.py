@@ -35,9 +35,11 @@ def test_the_f_and_iou_figure_gives_the_images_own_scores():
     truth = rng.integers(0, 6, size=(24, 24)).astype(np.uint8)
     prediction = np.where(rng.random((24, 24)) < 0.3, 0, truth).astype(np.uint8)
     prediction[truth == 5] = 4  # class 5 missed entirely: 0 in both scores
+    prediction[0, :4] = 7  # a class the truth lacks: no bar (the F-score skips it), but the mIoU counts it
     ax = lessons.fscore_and_iou(torch.from_numpy(truth), prediction).axes[0]  # tensors, as datasets give them
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert f"{image_fscore(truth, prediction):.3f}" in labels[0]
+    assert f"{image_miou(truth, prediction):.3f}" in labels[1]
     f_bars, iou_bars = ax.containers
     f, iou = np.array([b.get_height() for b in f_bars]), np.array([b.get_height() for b in iou_bars])
     assert len(f) == 6 and f[5] == iou[5] == 0
@@ -51,7 +53,9 @@ def test_the_augmentation_figure_shows_the_original_and_each_draw():
     mask = np.zeros((64, 64), dtype=np.uint8)
     mask[:, :32] = 4
     cfg = TrainConfig.preset("challenge", crop_size=48)
+    state = torch.random.get_rng_state()
     fig = lessons.augmentation_samples(image, mask, training_augmentation(cfg), count=3)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the notebook's own random state is left alone
     assert len(fig.axes) == 8 and [ax.get_title() for ax in fig.axes[:4]] == ["original", "draw 1", "draw 2", "draw 3"]
     assert fig.axes[1].images[0].get_array().shape[:2] == (48, 48)  # a draw is a crop, as training sees it
     assert fig.axes[0].images[0].get_array().shape[:2] == (64, 64)

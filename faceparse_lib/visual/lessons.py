@@ -27,13 +27,14 @@ def augmentation_samples(image: np.ndarray, mask: np.ndarray,
                          augment: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
                          count: int = 4, seed: int = 0) -> Figure:
     """One face and its mask, then `count` draws of the training augmentation (mask pixels it ignores in white)."""
-    torch.manual_seed(seed)
     source = torch.from_numpy(image).permute(2, 0, 1).float() / 255
     target = torch.from_numpy(mask.astype(np.int64))
     fig = Figure(figsize=(2.2 * (count + 1), 4.6), layout="constrained")
     axes = fig.subplots(2, count + 1, squeeze=False)
-    draws = [(image, mask, "original")] + [
-        (*_augmented(augment, source, target), f"draw {k}") for k in range(1, count + 1)]
+    with torch.random.fork_rng(devices=[]):  # the draws are repeatable, and the caller's random state untouched
+        torch.manual_seed(seed)
+        draws = [(image, mask, "original")] + [
+            (*_augmented(augment, source, target), f"draw {k}") for k in range(1, count + 1)]
     for column, (picture, labels, title) in enumerate(draws):
         shown = colorize(np.where(labels == IGNORE_INDEX, 0, labels).astype(np.uint8))
         shown[labels == IGNORE_INDEX] = 255
@@ -96,7 +97,7 @@ def parameter_budget(parts: Sequence[tuple[str, int]], cap: int | None, model: s
 def fscore_and_iou(truth: np.ndarray | torch.Tensor, prediction: np.ndarray | torch.Tensor) -> Figure:
     """One image's F and IoU per class of its ground truth, and the two means: why the two scores rank differently."""
     from faceparse_lib.evaluation.fscore import FScore, class_fscores
-    from faceparse_lib.visual.pictures import to_mask
+    from faceparse_lib.visual.pictures import image_miou, to_mask
 
     meter = FScore()
     meter.update(torch.from_numpy(to_mask(prediction).astype(np.int64)), torch.from_numpy(to_mask(truth).astype(np.int64)))
@@ -109,7 +110,7 @@ def fscore_and_iou(truth: np.ndarray | torch.Tensor, prediction: np.ndarray | to
     ax = fig.subplots()
     x = np.arange(len(classes))
     ax.bar(x - 0.2, f[classes], width=0.4, label=f"F (the image's F-score: {meter.mean():.3f})", color="C0")
-    ax.bar(x + 0.2, iou[classes], width=0.4, label=f"IoU (their mean: {iou[classes].mean():.3f})", color="C1")
+    ax.bar(x + 0.2, iou[classes], width=0.4, label=f"IoU (the image's mIoU: {image_miou(truth, prediction):.3f})", color="C1")
     ax.set_xticks(x, [CLASS_TITLES[c] for c in classes], rotation=45, ha="right", fontsize=8)
     ax.set_ylim(0, 1.3)
     ax.set_ylabel("score")
