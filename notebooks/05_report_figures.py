@@ -88,6 +88,13 @@ PRESET = ""              # "" = the rules' GPU recipe; "first-run" = minutes on 
 DEMO = False             # True = the kit's synthetic faces instead of the course's data
 RELABEL_SWAPPED = False  # True = train on a copy whose left/right-swapped masks are relabelled (notebook 1)
 
+# %% [markdown]
+# Who you are: the report's title line and the names of the PDF and the NTULearn zip.
+
+# %%
+NAME = ""    # your name, e.g. "Tan Ah Kow": the PDF is named NAME_MATRIC_project_1.pdf
+MATRIC = ""  # your matric number, e.g. "U2212345A": the NTULearn zip is named with it
+
 # %%
 from IPython.display import Image, Markdown, display
 
@@ -100,7 +107,7 @@ run_dirs = [trained_run(ws)]  # the run notebook 3 trained; stops with what to d
 print(f"report from {', '.join(map(str, run_dirs))} into {ws.report_dir}")
 
 # %%
-report_md = write_report(run_dirs, ws.report_dir, progress=True)
+report_md = write_report(run_dirs, ws.report_dir, progress=True, name=NAME or None, matric=MATRIC or None)
 print(f"wrote {report_md}")
 
 # %% [markdown]
@@ -126,20 +133,21 @@ for figure in sorted((ws.report_dir / "figures").glob("*.png")):
 # training curves, the holdout F-score and per-class results, and your experiments. Every red *[To write: ...]* is
 # a sentence only you can write, such as your test F-score from the leaderboard. Upload the report folder to
 # Overleaf (or run `pdflatex report.tex`), write those sentences, and save the PDF in the report folder as
-# `NAME_MATRIC_project_1.pdf`. Save a screenshot of the test phase's leaderboard there as `leaderboard.png`.
+# `NAME_MATRIC_project_1.pdf` (or leave pdflatex's `report.pdf` there). Save a screenshot of the test phase's
+# leaderboard there as `leaderboard.png`. Once you have edited `report.tex`, running this notebook again never
+# overwrites it: the fresh skeleton goes to `report.new.tex` beside it.
 #
 # The cell below packs the NTULearn hand-in, `MATRIC.zip`, into the report folder. It holds the report, the
-# screenshot, the test masks in `masks/`, the code, the checkpoint and `Readme.txt`. It lists what is still
-# missing: run it again once you have added it.
+# screenshot, the test masks in `masks/`, your code (set `CODE` to the notebooks you ran and any scripts), the
+# kit's code, the checkpoint and `Readme.txt`. It lists what is still missing: run it again once you have added it.
 
 # %%
 from faceparse_lib.course import ntulearn_hand_in
 
-NAME = ""        # your name, e.g. "Tan Ah Kow": the PDF is named NAME_MATRIC_project_1.pdf
-MATRIC = ""      # your matric number, e.g. "U2212345A": the zip is named with it
-REPORT_PDF = ""  # "" = the report folder's NAME_MATRIC_project_1.pdf
-SCREENSHOT = ""  # "" = the report folder's leaderboard.png
-print(ntulearn_hand_in(ws, NAME, MATRIC, REPORT_PDF, SCREENSHOT))
+REPORT_PDF = ""  # "" = the report folder's NAME_MATRIC_project_1.pdf, else its report.pdf
+SCREENSHOT = ""  # "" = the report folder's leaderboard.png (or .jpg)
+CODE = []        # your notebooks and scripts, e.g. ["/content/drive/MyDrive/Colab Notebooks/03_training.ipynb"]
+print(ntulearn_hand_in(ws, NAME, MATRIC, REPORT_PDF, SCREENSHOT, CODE))
 
 # %% [markdown]
 # ## Questions

@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from faceparse_lib.course.submission import CHECKPOINT
 from faceparse_lib.evaluation.masks import MASKS_FOLDER, write_zip
 from faceparse_lib.report.latex import hand_in_name
 
-CHECKPOINT = "ckpt.pth"
+README = "Readme.txt"
 SCREENSHOT = "leaderboard"  # the screenshot's name in the zip; its own extension is kept
 SCREENSHOT_TYPES = (".png", ".jpg", ".jpeg")
 MATRIC_PATTERN = re.compile(r"[A-Z]\d{7,8}[A-Z]")  # NTU's, e.g. U2212345A
+OWN_CODE = "code/own"  # the student's notebooks and scripts: a folder of their own, so no name meets the kit's
 _SKIPPED = ("__pycache__", ".ipynb_checkpoints")
 
 
@@ -54,15 +56,19 @@ def kit_code() -> dict[str, Path]:
 
 
 def _code_files(paths: Sequence[Path]) -> dict[str, Path]:
-    """The student's own code (notebooks, scripts, folders of them) under code/, by file name within each folder."""
+    """The student's own code (notebooks, scripts, folders of them) under code/own/, by name within each folder."""
     files: dict[str, Path] = {}
     for path in map(Path, paths):
-        found = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file or folder to pack as your code")
+        root = path.resolve()
+        found = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         for file in found:
-            if any(part in _SKIPPED for part in file.parts):
-                continue
-            relative = file.name if path.is_file() else f"{path.name}/{file.relative_to(path).as_posix()}"
-            files[f"code/{relative}"] = file
+            inside = file.relative_to(root).parts if root.is_dir() else ()
+            if any(part in _SKIPPED or part.startswith(".") for part in inside) or file.suffix == ".pyc":
+                continue  # caches, .git, .DS_Store and the like
+            relative = "/".join((root.name, *inside)) if root.is_dir() else root.name
+            files[f"{OWN_CODE}/{relative}"] = file
     return files
 
 
@@ -80,7 +86,7 @@ def _from_test_zip(test_zip: Path) -> tuple[dict[str, bytes], str]:
                 members[name] = data
             elif name == f"solution/{CHECKPOINT}":
                 members[CHECKPOINT] = data
-            elif name == "solution/Readme.txt":
+            elif name == f"solution/{README}":
                 readme = data.decode("utf-8", errors="replace")
             elif name.startswith("solution/"):
                 members[f"code/{name}"] = data
@@ -89,7 +95,8 @@ def _from_test_zip(test_zip: Path) -> tuple[dict[str, bytes], str]:
 
 def readme_text(solution_readme: str, report: str | None, screenshot: str | None, masks: int,
                 own_code: Sequence[str]) -> str:
-    """Readme.txt of the NTULearn zip: its files, then the model, libraries and how to run (the solution's own)."""
+    """Readme.txt of the NTULearn zip: its files and how to reproduce a mask, then the solution's own Readme.txt
+    (the model, its parameters, the recipe, the libraries) as it is."""
     files = [f"  {report or '(report PDF: not yet added)'}   the report",
              f"  {screenshot or '(leaderboard screenshot: not yet added)'}   the test-phase leaderboard",
              f"  {MASKS_FOLDER}/   {masks} predicted test masks, one PNG per test image, 8-bit class indices 0..18",
@@ -99,9 +106,9 @@ def readme_text(solution_readme: str, report: str | None, screenshot: str | None
              *[f"  {name}   the student's own code" for name in own_code]]
     how = ("How to reproduce a mask\n  pip install -r code/solution/requirements.txt\n"
            f"  cd code/solution && python3 run.py --input IMAGE.jpg --output MASK.png --weights ../../{CHECKPOINT}\n")
-    details = solution_readme.split("\nModel:", 1)[1] if "\nModel:" in solution_readme else ""
-    return ("Face parsing on CelebAMask-HQ: the NTULearn hand-in\n\nFiles\n" + "\n".join(files) + "\n\n"
-            + (f"Model:{details.split('How to run')[0].rstrip()}\n\n" if details else "") + how)
+    solution = (f"\nThe test-phase solution's own {README} (its paths are inside code/solution/)\n\n{solution_readme}"
+                if solution_readme else "")
+    return "Face parsing on CelebAMask-HQ: the NTULearn hand-in\n\nFiles\n" + "\n".join(files) + "\n\n" + how + solution
 
 
 def pack_ntulearn(out_dir: str | Path, matric: str, test_zip: str | Path | None, report_pdf: str | Path | None = None,
@@ -121,11 +128,15 @@ def pack_ntulearn(out_dir: str | Path, matric: str, test_zip: str | Path | None,
     members: dict[str, Path | bytes] = {}
     solution_readme, masks = "", 0
     if test_zip and Path(test_zip).is_file():
-        from_zip, solution_readme = _from_test_zip(Path(test_zip))
-        members.update(from_zip)
-        masks = sum(1 for n in from_zip if n.startswith(f"{MASKS_FOLDER}/"))
-        if CHECKPOINT not in from_zip:
-            result.missing.append(f"{test_zip} holds no solution/{CHECKPOINT}: build the test-phase zip in notebook 4")
+        from faceparse_lib.course.submission import check_submission
+
+        problems = check_submission(test_zip, solution=True)
+        if problems:
+            result.missing += [f"a test-phase zip the grader accepts: {p}" for p in problems]
+        else:
+            from_zip, solution_readme = _from_test_zip(Path(test_zip))
+            members.update(from_zip)
+            masks = sum(1 for n in from_zip if n.startswith(f"{MASKS_FOLDER}/"))
     else:
         result.missing.append(f"the test-phase zip ({test_zip or 'none given'}): build it in notebook 4 once "
                               "test.zip has arrived; it gives the test masks, the checkpoint and run.py")
@@ -153,9 +164,12 @@ def pack_ntulearn(out_dir: str | Path, matric: str, test_zip: str | Path | None,
         result.missing.append(f"the leaderboard screenshot ({why}): save one of the test phase's leaderboard")
 
     own = _code_files([Path(p) for p in code])
+    if not own:
+        result.missing.append("your own code (CODE): the notebooks you ran and any scripts, e.g. on Colab "
+                              "'/content/drive/MyDrive/Colab Notebooks/03_training.ipynb'; the kit's code is packed")
     members.update(kit_code())
     members.update(own)
-    members["Readme.txt"] = readme_text(solution_readme, report_name, shot_name, masks, sorted(own)).encode()
+    members[README] = readme_text(solution_readme, report_name, shot_name, masks, sorted(own)).encode()
     if matric:
         result.path = write_zip(members, Path(out_dir) / f"{prefix}{matric}.zip", compression=zipfile.ZIP_DEFLATED)
         result.packed = sorted(members)

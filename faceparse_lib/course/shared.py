@@ -463,7 +463,12 @@ def phase_hand_in(ws: Workspace, phase: str, tta: str | None, allow_not_best: bo
 
 def hand_in_zip(ws: Workspace, phase: str) -> Path:
     """Where `phase_hand_in` writes a phase's zip: beside the run handed in (DEMO-synthetic-* for the demo)."""
-    return hand_in_run(ws) / (("DEMO-synthetic-" if ws.synthetic else "") + f"{phase}-phase.zip")
+    return hand_in_run(ws) / f"{demo_prefix(ws)}{phase}-phase.zip"
+
+
+def demo_prefix(ws: Workspace) -> str:
+    """What a file made from the kit's synthetic faces starts with, so it is never handed in by mistake."""
+    return "DEMO-synthetic-" if ws.synthetic else ""
 
 
 def rehearse_hand_in(ws: Workspace, count: int = 2) -> str:
@@ -481,18 +486,18 @@ def rehearse_hand_in(ws: Workspace, count: int = 2) -> str:
 def ntulearn_hand_in(ws: Workspace, name: str, matric: str, report_pdf: str | Path = "", screenshot: str | Path = "",
                      code: Sequence[str | Path] = ()) -> str:
     """Pack the NTULearn zip (REPORT_DIR/MATRIC.zip) from the test-phase zip, the compiled report, the screenshot and
-    the code (default: the kit's notebooks); the summary to print, with what is still missing."""
-    import faceparse_lib
+    the student's code; the summary to print, with what is still missing."""
     from faceparse_lib.course.ntulearn import SCREENSHOT, pack_ntulearn
-    from faceparse_lib.report.latex import hand_in_name
+    from faceparse_lib.report.latex import REPORT_TEX, hand_in_name
 
-    report_pdf = Path(report_pdf) if report_pdf else ws.report_dir / hand_in_name(name or "NAME", matric or "MATRIC")
+    if not report_pdf:  # the PDF as the course names it, else as pdflatex writes it beside report.tex
+        named = ws.report_dir / hand_in_name(name or "NAME", matric or "MATRIC")
+        compiled = ws.report_dir / Path(REPORT_TEX).with_suffix(".pdf")
+        report_pdf = named if named.is_file() or not compiled.is_file() else compiled
     if not screenshot:
         screenshot = next((p for p in sorted(ws.report_dir.glob(f"{SCREENSHOT}.*"))), ws.report_dir / f"{SCREENSHOT}.png")
-    notebooks = Path(faceparse_lib.__file__).parents[1] / "notebooks"
-    code = list(code) or ([notebooks] if notebooks.is_dir() else [])
-    prefix = "DEMO-synthetic-" if ws.synthetic else ""
-    result = pack_ntulearn(ws.report_dir, matric, hand_in_zip(ws, "test"), report_pdf, screenshot, name, code, prefix)
+    result = pack_ntulearn(ws.report_dir, matric, hand_in_zip(ws, "test"), report_pdf, screenshot, name, code,
+                           demo_prefix(ws))
     return result.summary()
 
 

@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 RUN_PY = Path(__file__).with_name("solution") / "run.py"
 STANDALONE = Path(__file__).parents[1] / "standalone"  # copied beside run.py as solution/standalone/
-SOLUTION_FILES = ("ckpt.pth", "requirements.txt", "run.py")
+CHECKPOINT = "ckpt.pth"  # the weights' name in solution/ (the course's template loads ckpt["state_dict"])
+SOLUTION_FILES = (CHECKPOINT, "requirements.txt", "run.py")
 # What run.py imports, as PyPI names. smp and timm build the network's layers, so the solution pins the versions it
 # was made with; torch, numpy and Pillow get the kit's own floors (pyproject.toml, which a test keeps equal), so a
 # grader's interpreter (3.10 too) and its torch are used as they are instead of a multi-gigabyte download.
@@ -138,7 +139,7 @@ def build_submission(run_dir: str | Path, test_images: str | Path, out_zip: str 
 
             solution = work / "solution"
             solution.mkdir()
-            torch.save(solution_checkpoint(model, tta), solution / "ckpt.pth")
+            torch.save(solution_checkpoint(model, tta), solution / CHECKPOINT)
             shutil.copyfile(RUN_PY, solution / "run.py")
             copy_standalone(solution / STANDALONE.name)
             (solution / "requirements.txt").write_text(pinned_requirements())
