@@ -114,8 +114,10 @@ def test_the_name_and_matric_number_are_filled_in_when_given(tmp_path, data_root
     write_report(run_dir, tmp_path / "report", name="Tan_Ah Kow", matric="A1234567B")
     text = (tmp_path / "report" / "report.tex").read_text()
     assert "\\newcommand{\\studentname}{Tan\\_Ah Kow}" in text and "\\newcommand{\\matricno}{A1234567B}" in text
-    assert "Tan_Ah_Kow_A1234567B_project_1.pdf" in text
+    assert "Tan_Ah_Kow_A1234567B_project_1.pdf" in text and "XeLaTeX" not in text
     _strict_parse(text)
+    write_report(run_dir, tmp_path / "report", name="陈大文 Tan", matric="A1234567B")
+    assert "compile with XeLaTeX" in "".join((tmp_path / "report" / "report.tex").read_text().splitlines()[:4])
 
 
 def test_a_report_tex_the_student_edited_is_never_overwritten(tmp_path):

@@ -68,7 +68,7 @@ def reference_image_fscore(truth: np.ndarray, prediction: np.ndarray) -> float:
 
 
 def _face_mask(size: int = 32, seed: int = 0) -> np.ndarray:
-    """A small mask holding every class in blocks, left classes on the image's right as in CelebAMask-HQ."""
+    """A small random mask that holds every class: noise, with a strip of all 19 classes down its left side."""
     rng = np.random.default_rng(seed)
     mask = rng.integers(0, NUM_CLASSES, size=(size, size), dtype=np.uint8)
     mask[:, : size // 4] = np.arange(NUM_CLASSES, dtype=np.uint8).repeat(-(-size // NUM_CLASSES))[:size, None]

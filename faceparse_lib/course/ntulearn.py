@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from faceparse_lib.classes import NUM_CLASSES
 from faceparse_lib.course.submission import CHECKPOINT
 from faceparse_lib.evaluation.masks import MASKS_FOLDER, write_zip
-from faceparse_lib.report.latex import hand_in_name
+from faceparse_lib.report.latex import PAGE_LIMIT, hand_in_name
 
 README = "Readme.txt"
 SCREENSHOT = "leaderboard"  # the screenshot's name in the zip; its own extension is kept
@@ -99,7 +100,7 @@ def readme_text(solution_readme: str, report: str | None, screenshot: str | None
     (the model, its parameters, the recipe, the libraries) as it is."""
     files = [f"  {report or '(report PDF: not yet added)'}   the report",
              f"  {screenshot or '(leaderboard screenshot: not yet added)'}   the test-phase leaderboard",
-             f"  {MASKS_FOLDER}/   {masks} predicted test masks, one PNG per test image, 8-bit class indices 0..18",
+             f"  {MASKS_FOLDER}/   {masks} predicted test masks, one PNG per test image, 8-bit class indices 0..{NUM_CLASSES - 1}",
              f"  {CHECKPOINT}   the trained weights that produced them",
              "  code/solution/   run.py, its requirements and the inference it imports (predicts one image)",
              "  code/faceparse_lib/   the training kit as it was used (python -m faceparse_lib --help)",
@@ -152,7 +153,7 @@ def pack_ntulearn(out_dir: str | Path, matric: str, test_zip: str | Path | None,
     else:
         wanted = hand_in_name(name or "NAME", matric or "MATRIC")
         result.missing.append(f"the report PDF ({report_pdf or wanted}): compile report.tex (pdflatex or Overleaf), "
-                              "at most 5 A4 pages")
+                              f"at most {PAGE_LIMIT} A4 pages")
 
     shot_name = None
     if screenshot and Path(screenshot).is_file() and Path(screenshot).suffix.lower() in SCREENSHOT_TYPES:

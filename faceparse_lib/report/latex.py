@@ -97,7 +97,7 @@ def report_tex(facts: ReportFacts, name: str | None = None, matric: str | None =
     hand_in = hand_in_name(name or "YOUR_NAME", matric or "MATRIC_NO")
     lines = [f"% The report skeleton the kit wrote from a run: compile it with pdflatex (or upload this folder to "
              f"Overleaf),\n% replace every red [To write: ...], and hand it in as {hand_in} (at most {PAGE_LIMIT} A4 "
-             "pages).", PREAMBLE.rstrip(), rf"\newcommand{{\studentname}}{{{name_tex}}}",
+             "pages).", *_compiler_note(name), PREAMBLE.rstrip(), rf"\newcommand{{\studentname}}{{{name_tex}}}",
              rf"\newcommand{{\matricno}}{{{matric_tex}}}",
              r"\begin{document}",
              r"\begin{center}{\Large\bfseries Face parsing on CelebAMask-HQ}\\[2pt]"
@@ -108,6 +108,14 @@ def report_tex(facts: ReportFacts, name: str | None = None, matric: str | None =
     for section in (_introduction, _model, _losses, _processing, _training, _results, _analysis, _conclusion):
         lines += section(facts)
     return "\n".join(lines + [r"\end{document}"]) + "\n"
+
+
+def _compiler_note(name: str | None) -> list[str]:
+    """A first-lines note when the name holds letters pdflatex's T1 fonts lack (Chinese, Tamil, ...)."""
+    if name and any(ord(c) > 0x24F for c in name):  # beyond Latin Extended-B
+        return ["% Your name has letters pdflatex cannot set: compile with XeLaTeX (Overleaf: Menu, Compiler), or "
+                "write it in Latin letters."]
+    return []
 
 
 def _table(facts: ReportFacts, name: str, caption: str, size: str = r"\small") -> list[str]:
