@@ -148,6 +148,19 @@ chart = (weights / weights.mean()).plot.barh(logx=True, figsize=(8, 8), xlabel="
 chart.invert_yaxis()
 
 # %% [markdown]
+# ### Weighted against unweighted: who the loss listens to
+#
+# Unweighted, each class pulls on the loss in proportion to its pixels: the background and the skin decide almost
+# everything, and a necklace or an earring is a rounding error. Weighted, a class pulls with its pixels times its
+# weight. Grey: unweighted; blue: your rule. What that does to the rare classes' F-scores after training is
+# measured in the README ("Recipes on real faces", the `unweighted` recipe).
+
+# %%
+from faceparse_lib.visual.lessons import loss_shares
+
+display(loss_shares(counts, class_weights(counts, ws.weights_method or "log2"), ws.weights_method or "log2"))
+
+# %% [markdown]
 # ### Exercise: the log2 rule
 #
 # Write `log2_weights(pixels)`: from an array of 19 pixel counts, return `w_c = log2(N / n_c)`, then check it

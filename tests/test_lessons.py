@@ -59,3 +59,18 @@ def test_the_augmentation_figure_shows_the_original_and_each_draw():
     assert len(fig.axes) == 8 and [ax.get_title() for ax in fig.axes[:4]] == ["original", "draw 1", "draw 2", "draw 3"]
     assert fig.axes[1].images[0].get_array().shape[:2] == (48, 48)  # a draw is a crop, as training sees it
     assert fig.axes[0].images[0].get_array().shape[:2] == (64, 64)
+
+
+def test_the_loss_share_figure_shows_pixel_shares_against_weighted_shares():
+    from faceparse_lib.data.stats import class_weights
+
+    pixels = np.array([10_000, 3_000, 500, 20] + [100] * 15)
+    weights = class_weights(pixels, "log2")
+    ax = lessons.loss_shares(pixels, weights, "log2").axes[0]
+    plain, weighted = ([b.get_width() for b in bars] for bars in ax.containers)
+    assert sum(plain) == pytest.approx(1) and sum(weighted) == pytest.approx(1)
+    assert plain[0] == pytest.approx(10_000 / pixels.sum())  # the largest class first, its pixel share
+    expected = pixels * weights.numpy() / (pixels * weights.numpy()).sum()
+    assert weighted[-1] == pytest.approx(expected[3]) and weighted[-1] > plain[-1]  # the rarest gains
+    with pytest.raises(ValueError, match="19 pixel counts but 3 weights"):
+        lessons.loss_shares(pixels, [1.0, 2.0, 3.0])

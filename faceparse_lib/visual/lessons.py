@@ -118,3 +118,33 @@ def fscore_and_iou(truth: np.ndarray | torch.Tensor, prediction: np.ndarray | to
     ax.legend(fontsize=9, loc="upper center", ncol=2)
     ax.grid(True, axis="y", alpha=0.3)
     return fig
+
+
+def loss_shares(pixels: np.ndarray | Sequence[int], weights: np.ndarray | torch.Tensor | Sequence[float],
+                method: str = "weighted") -> Figure:
+    """Each class's share of the cross-entropy loss, unweighted (its pixel share) against weighted (n_c·w_c / Σ n·w).
+
+    Weighted CE averages w_y·loss over the pixels divided by Σ w_y, so a class's pull on the gradient at a given
+    per-pixel loss is its pixels times its weight, over the total: what the weights change, drawn.
+    """
+    counts = np.asarray(pixels, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    if counts.shape != w.shape:
+        raise ValueError(f"{len(counts)} pixel counts but {len(w)} weights: one of each per class")
+    plain, weighted = counts / counts.sum(), counts * w / (counts * w).sum()
+    order = np.argsort(plain)[::-1]
+    fig = Figure(figsize=(7, 6), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(len(order))
+    ax.barh(y - 0.2, plain[order], height=0.4, color="0.6", label="unweighted: the class's share of the pixels")
+    ax.barh(y + 0.2, weighted[order], height=0.4, color="C0", label=f"{method}: pixels × weight, normalised")
+    ax.set_yticks(y, [CLASS_TITLES[c] for c in order], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("share of the loss (log scale)")
+    rarest = order[-1]
+    ax.set_title(f"Who the loss listens to: {CLASS_TITLES[rarest]} {plain[rarest]:.3%} of it unweighted, "
+                 f"{weighted[rarest]:.3%} {method}", fontsize=10)
+    ax.grid(True, axis="x", alpha=0.3)
+    fig.legend(loc="outside lower center", ncol=2, fontsize=9, frameon=False)
+    return fig
