@@ -209,6 +209,18 @@ print(f"best.pt: val {METRIC_NAMES[ws.metric]} {best[ws.metric]:.4f} (mIoU {best
       f"{log['seconds'].max() / 60:.1f} min")
 
 # %% [markdown]
+# ### Overfitting on 900 images
+#
+# The holdout's loss and its score side by side. With 900 training faces the model can learn them by heart: the
+# training loss keeps falling while the holdout loss turns up. The score often keeps rising a while longer, since
+# the loss also punishes confident mistakes the score does not count. `best.pt` follows the score, never the loss.
+
+# %%
+from faceparse_lib.visual.lessons import overfitting
+
+display(overfitting(log, ws.metric))
+
+# %% [markdown]
 # Per class, at `best.pt`: under the challenge the **F-score** column is what the leaderboard averages (each class's
 # F over the images that hold it), IoU beside it. Worst first: these are the classes to work on.
 

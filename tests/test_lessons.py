@@ -74,3 +74,18 @@ def test_the_loss_share_figure_shows_pixel_shares_against_weighted_shares():
     assert weighted[-1] == pytest.approx(expected[3]) and weighted[-1] > plain[-1]  # the rarest gains
     with pytest.raises(ValueError, match="19 pixel counts but 3 weights"):
         lessons.loss_shares(pixels, [1.0, 2.0, 3.0])
+
+
+def test_the_overfitting_figure_marks_where_the_loss_and_the_score_are_best():
+    import pandas as pd
+
+    rows = [dict(kind="train", iteration=i, loss=2.0 / (1 + i / 100), loss_out=1.5 / (1 + i / 100)) for i in range(50, 1001, 50)]
+    rows += [dict(kind="val", iteration=i, val_loss=loss, fscore=f)
+             for i, loss, f in ((250, 1.2, 0.60), (500, 0.9, 0.70), (750, 1.0, 0.74), (1000, 1.1, 0.73))]
+    fig = lessons.overfitting(pd.DataFrame(rows), "fscore")
+    ax, score = fig.axes
+    assert "loss lowest at 500" in ax.get_title() and "best at 750" in ax.get_title()
+    assert list(ax.lines[0].get_ydata()) == [r["loss_out"] for r in rows if r["kind"] == "train"]  # the main head
+    assert list(score.lines[0].get_ydata()) == [0.60, 0.70, 0.74, 0.73]
+    with pytest.raises(ValueError, match="no validation rows"):
+        lessons.overfitting(pd.DataFrame(rows[:3]), "fscore")
