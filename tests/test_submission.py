@@ -44,6 +44,7 @@ def runs(data, tmp_path_factory):
     found = {name: trained(data, work / name, name) for name in ("unet_lcnet050", "unet_mnv3s")}
     # input_size None (each image at its own size, as the challenge preset runs) and an output stride of 16
     found["deeplabv3plus_lcnet100"] = trained(data, work / "deeplab", "deeplabv3plus_lcnet100", input_size=None)
+    found["srresnet_seg"] = trained(data, work / "srresnet", "srresnet_seg")  # the course's baseline: not an smp model
     return found
 
 
@@ -92,7 +93,7 @@ def test_the_grader_rehearsal_passes_the_kits_own_zip(runs, odd_images, tmp_path
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model,tta", [("unet_lcnet050", None), ("unet_lcnet050", "flip"), ("unet_mnv3s", "flip"),
-                                       ("deeplabv3plus_lcnet100", "flip")])
+                                       ("deeplabv3plus_lcnet100", "flip"), ("srresnet_seg", "flip")])
 def test_run_py_alone_writes_the_masks_of_the_zip_pixel_for_pixel(runs, odd_images, tmp_path, model, tta):
     archive = build_submission(runs[model], odd_images, tmp_path / "hand-in.zip", with_solution=True, tta=tta)
     assert check_submission(archive, images=odd_images, solution=True) == []

@@ -86,13 +86,14 @@ def test_seed_options_drop_the_aux_head_and_resize_the_classifiers():
     assert set(out) == {"out"} and out["out"].shape == (2, 5, 64, 64)
 
 
-@pytest.mark.parametrize("name", ["smp:Unet:resnet34", "smp:Segformer:mit_b0", "smp:FPN:tu-resnet10t", DEMO_MODEL])
+@pytest.mark.parametrize("name", ["smp:Unet:resnet34", "smp:Segformer:mit_b0", "smp:FPN:tu-resnet10t", DEMO_MODEL,
+                                  "srresnet_seg"])
 def test_zoo_models_return_logits_at_any_input_size(name):
     model = build_model(name, num_classes=7).train()
     with torch.no_grad():
-        out = model(torch.randn(2, 3, 100, 100))
+        out = model(torch.randn(2, 3, 100, 102))
     assert set(out) == {"out"}
-    assert out["out"].shape == (2, 7, 100, 100)
+    assert out["out"].shape == (2, 7, 100, 102)
 
 
 @pytest.mark.parametrize(
@@ -115,6 +116,19 @@ def test_registry_lists_the_seed_and_demo_models():
 
 
 CAP = 1_821_085  # the challenge asks for fewer than this
+
+
+def test_the_srresnet_baseline_is_basicsrs_and_its_face_parsing_adaptation_fits_the_cap():
+    from faceparse_lib.standalone.srresnet import SRResNetSegmenter
+
+    # BasicSR's MSRResNet_x4 (16 blocks, 64 channels): the course's baseline, whose 120 % is the cap
+    baseline = count_parameters(SRResNetSegmenter(classes=3, in_scale=1))
+    assert baseline == 1_517_571 and int(1.2 * baseline) == CAP
+    assert SRResNetSegmenter(classes=3, in_scale=1)(torch.zeros(1, 3, 8, 8)).shape == (1, 3, 32, 32)  # still ×4 SR
+    model = build_model("srresnet_seg")
+    assert check_parameter_budget(model, CAP) == 1_552_723  # 48 channels in (the unshuffle) and 19 out
+    with pytest.raises(ValueError, match="no pretrained weights"):
+        build_model("srresnet_seg", pretrained=True)
 
 
 def test_demo_model_fits_the_later_years_budget():

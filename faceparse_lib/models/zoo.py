@@ -14,6 +14,7 @@ from faceparse_lib.classes import NUM_CLASSES
 from faceparse_lib.models.deeplab import deeplabv3plus_r50
 from faceparse_lib.models.names import CHALLENGE_MODEL, DEMO_MODEL, SEED_MODEL
 from faceparse_lib.standalone.inference import padded_logits
+from faceparse_lib.standalone.srresnet import SRRESNET_ARCH, SRResNetSegmenter
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,15 @@ def model_summary(model: nn.Module, name: str) -> str:
 
 
 class SmpSegmenter(nn.Module):
-    """An smp model returning {"out": logits at the input size} for any input size (pads, then crops)."""
+    """An smp model (or the standalone SRResNet) returning {"out": logits at the input size} for any input size (pads,
+    then crops)."""
 
-    def __init__(self, model: smp.base.SegmentationModel, spec: dict | None = None):
+    def __init__(self, model: smp.base.SegmentationModel | SRResNetSegmenter, spec: dict | None = None):
         super().__init__()
         self.model = model
-        # How smp builds it again ({"arch", "encoder", "classes", "kwargs"}), for code that runs without the kit.
+        # How run.py builds it again ({"arch", "encoder", "classes", "kwargs"}), for code that runs without the kit.
         self.smp_spec = spec
-        self.output_stride = model.encoder.output_stride
+        self.output_stride = getattr(model, "output_stride", None) or model.encoder.output_stride
         # Older smp releases lack the attribute; padding is then always safe.
         self.size_divisor = self.output_stride if getattr(model, "requires_divisible_input_shape", True) else 1
 
@@ -91,11 +93,21 @@ def deeplabv3plus_lcnet100(num_classes: int = NUM_CLASSES, pretrained: bool = Fa
     return smp_model("DeepLabV3Plus", "tu-lcnet_100", num_classes, pretrained=pretrained, **kwargs)
 
 
+def srresnet_seg(num_classes: int = NUM_CLASSES, pretrained: bool = False, **kwargs) -> SmpSegmenter:
+    """The course's baseline, SRResNet (BasicSR's MSRResNet ×4, 1,517,571 parameters), adapted to parse faces:
+    pixel-unshuffled input, 19 logits out, 1,552,723 parameters (standalone/srresnet.py states the adaptation)."""
+    if pretrained:
+        raise ValueError("srresnet_seg has no pretrained weights (the course's baseline trains from scratch)")
+    return SmpSegmenter(SRResNetSegmenter(num_classes, **kwargs),
+                        {"arch": SRRESNET_ARCH, "encoder": None, "classes": num_classes, "kwargs": kwargs})
+
+
 MODELS: dict[str, Callable[..., nn.Module]] = {
     SEED_MODEL: deeplabv3plus_r50,
     DEMO_MODEL: unet_lcnet050,
     CHALLENGE_MODEL: unet_mnv3s,
     "deeplabv3plus_lcnet100": deeplabv3plus_lcnet100,
+    "srresnet_seg": srresnet_seg,
 }
 
 

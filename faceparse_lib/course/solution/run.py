@@ -17,15 +17,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # standalone/ sits beside run.py, whatever the working folder
 from standalone.images import mask_picture, read_rgb  # noqa: E402
 from standalone.inference import class_indices, image_tensor, mean_probabilities, padded_logits  # noqa: E402
+from standalone.srresnet import SRRESNET_ARCH, SRResNetSegmenter  # noqa: E402
 
 
 def build_model(ckpt):
-    """The smp network the checkpoint describes, with its weights, in eval mode."""
-    import segmentation_models_pytorch as smp
-
+    """The network the checkpoint describes (an smp model, or the SRResNet baseline), with its weights, in eval mode."""
     spec = ckpt["model"]
-    net = smp.create_model(spec["arch"], encoder_name=spec["encoder"], encoder_weights=None, classes=spec["classes"],
-                           **spec["kwargs"])
+    if spec["arch"] == SRRESNET_ARCH:
+        net = SRResNetSegmenter(spec["classes"], **spec["kwargs"])
+    else:
+        import segmentation_models_pytorch as smp
+
+        net = smp.create_model(spec["arch"], encoder_name=spec["encoder"], encoder_weights=None,
+                               classes=spec["classes"], **spec["kwargs"])
     net.load_state_dict(ckpt["state_dict"])
     return net.eval()
 
