@@ -141,7 +141,8 @@ class NotATensor:
 
 
 GOOD_MASK = np.zeros((64, 64), dtype=np.uint8)
-SOLUTION = {"solution/run.py": b"from standalone.images import read_rgb\n", "solution/requirements.txt": b"torch\n",
+SOLUTION = {"solution/run.py": b"from standalone.images import read_rgb\nfrom standalone.inference import padded_logits\n",
+            "solution/requirements.txt": b"torch\n",
             "solution/ckpt.pth": checkpoint({"state_dict": {"w": torch.zeros(3)}}),
             **{f"solution/standalone/{name}": b"" for name in ("__init__.py", "images.py", "inference.py")}}
 
@@ -178,6 +179,16 @@ def test_check_names_each_usual_mistake(tmp_path, files, fragment):
     problems = check_submission(write_zip(tmp_path / "bad.zip", files), images=images)
     assert any(fragment in p for p in problems), problems
     assert not any("unreadable (" in p and fragment in p.split("unreadable (", 1)[1] for p in problems), problems
+
+
+def test_only_the_standalone_modules_run_py_imports_are_required(tmp_path):
+    # a run.py of an older kit imports images and inference; a module added to the package since is not asked for
+    old = b"from standalone.images import read_rgb\nfrom standalone.inference import padded_logits\n"
+    files = {**{k: v for k, v in SOLUTION.items() if "srresnet" not in k}, "solution/run.py": old}
+    assert check_submission(write_zip(tmp_path / "old.zip", {"masks/a.png": png(GOOD_MASK), **files})) == []
+    files["solution/run.py"] = old + b"from standalone.srresnet import SRResNetSegmenter\n"
+    problems = check_submission(write_zip(tmp_path / "new.zip", {"masks/a.png": png(GOOD_MASK), **files}))
+    assert problems == [f"{tmp_path / 'new.zip'}: solution/standalone/srresnet.py missing (run.py imports it)"]
 
 
 def test_a_hand_written_run_py_needs_no_standalone_package(tmp_path):

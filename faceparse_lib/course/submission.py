@@ -93,7 +93,7 @@ def readme_text(model: Any, parameters: int, tta: str | None, masks: int) -> str
     return f"""Face parsing on CelebAMask-HQ: the challenge hand-in
 
 Files
-  masks/               {masks} predicted masks, one PNG per test image (same name, .png), 8-bit class indices 0..18
+  masks/               {masks} predicted masks, one PNG per test image (same name, .png), 8-bit class indices 0..{NUM_CLASSES - 1}
   solution/ckpt.pth    the trained weights (ckpt["state_dict"]) and the architecture run.py rebuilds
   solution/run.py      predicts one image: python3 run.py --input IMAGE.jpg --output MASK.png --weights ckpt.pth
   solution/standalone/ the image reader and the inference run.py imports (the training kit's own code, copied)
@@ -338,26 +338,38 @@ def check_submission(zip_path: str | Path, images: str | Path | None = None, sol
         has_solution = any(n.startswith("solution/") for n in names)
         if solution or (solution is None and has_solution):
             needed = list(SOLUTION_FILES)
-            if "solution/run.py" in names and _imports_standalone(archive.read("solution/run.py")):
-                needed += [f"{STANDALONE.name}/{m.name}" for m in standalone_files()]
+            if "solution/run.py" in names:
+                imported = _standalone_imports(archive.read("solution/run.py"))
+                needed += [f"{STANDALONE.name}/{module}.py" for module in sorted(imported)]
+                if imported:
+                    needed.append(f"{STANDALONE.name}/__init__.py")
             problems += [f"{zip_path}: solution/{f} missing" + (" (run.py imports it)" if "/" in f else "")
                          for f in needed if f"solution/{f}" not in names]
-            if "solution/ckpt.pth" in names:
-                problems += _checkpoint_problems(zip_path, archive.read("solution/ckpt.pth"))
+            if f"solution/{CHECKPOINT}" in names:
+                problems += _checkpoint_problems(zip_path, archive.read(f"solution/{CHECKPOINT}"))
     return problems
 
 
-def _imports_standalone(run_py: bytes) -> bool:
-    """Whether a run.py imports the kit's standalone package (a kit-built one does; a hand-written one need not)."""
+def _standalone_imports(run_py: bytes) -> set[str]:
+    """The modules of the kit's standalone package a run.py imports (a kit-built one does; a hand-written one need
+    not): "images" for `from standalone.images import ...`, every module for a bare `import standalone`."""
     import ast
 
     try:
         tree = ast.parse(run_py)
     except SyntaxError:
-        return False
-    return any((isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == STANDALONE.name)
-               or (isinstance(node, ast.Import) and any(a.name.split(".")[0] == STANDALONE.name for a in node.names))
-               for node in ast.walk(tree))
+        return set()
+    every = {m.stem for m in standalone_files()} - {"__init__"}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module
+                 else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+        for name in names:
+            package, _, module = name.partition(".")
+            if package == STANDALONE.name:
+                found |= {module.split(".")[0]} if module else (
+                    {a.name for a in node.names} & every if isinstance(node, ast.ImportFrom) else every)
+    return found
 
 
 def _layout_problems(zip_path: Path, names: list[str]) -> list[str]:
@@ -406,7 +418,7 @@ def _checkpoint_problems(zip_path: Path, data: bytes) -> list[str]:
     """ckpt.pth that a safe load cannot read, that lacks state_dict, or whose parameters reach the cap."""
     import torch
 
-    where = f"{zip_path}: solution/ckpt.pth"
+    where = f"{zip_path}: solution/{CHECKPOINT}"
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises several kinds for a file it will not load safely
