@@ -231,8 +231,8 @@ def build_ema(model: nn.Module, cfg: TrainConfig) -> ModelEmaV3 | None:
     """timm's EMA of the weights, its decay warmed up from 0 toward `ema_decay` (None without an EMA).
 
     Without the warm-up, at 0.999 the first validations would score an average still dominated by the first,
-    untrained weights. Power 3/4 reaches 0.999 near step 10,000 (timm's default 2/3 only near 31,600, most of the
-    challenge preset's 40,000).
+    untrained weights. Power 3/4 reaches 0.999 near step 10,000 (timm's default 2/3 only near 31,600, beyond the
+    challenge preset's 20,000).
     """
     if cfg.ema_decay is None:
         return None
