@@ -74,6 +74,7 @@ def test_the_zip_is_named_by_the_matric_number_and_holds_what_the_course_asks_fo
     assert "Tan_Ah_Kow_U2212345A_project_1.pdf" in readme and "2 predicted test masks" in readme
     assert "unet_mnv3s, 1,712,323 parameters" in readme and "pip install -r code/solution/requirements.txt" in readme
     assert "Third-party libraries" in readme and "Test-time augmentation: flip" in readme
+    assert "solution/ckpt.pth" not in readme and "How to run" not in readme  # no paths of the other zip's layout
     assert "code/own/my_notebooks/03_training.ipynb" in readme
 
 
@@ -121,11 +122,20 @@ def test_a_test_phase_zip_the_grader_would_refuse_is_named_not_packed(tmp_path, 
 
 def test_code_given_as_the_current_folder_keeps_its_name_and_a_missing_path_is_named(tmp_path, test_zip, monkeypatch):
     work = tmp_path / "my-project"
-    work.mkdir()
+    (work / "runs").mkdir(parents=True)
     (work / "train.py").write_text("print('hi')\n")
+    (work / "runs" / "best.pt").write_bytes(b"weights")  # what a folder of work also holds: never packed as code
+    (work / "U2212345A.zip").write_bytes(b"PK")
     monkeypatch.chdir(work)
     result = pack_ntulearn(tmp_path / "out", "U2212345A", test_zip, code=["."])
     assert "code/own/my-project/train.py" in result.packed
+    assert not any("best.pt" in n or n.endswith(".zip") for n in result.packed)
+    assert any("2 file(s) under CODE are not code" in w for w in result.warnings)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "train.py").write_text("print('other')\n")
+    with pytest.raises(ValueError, match="would both be code/own/train.py"):
+        pack_ntulearn(tmp_path / "out", "U2212345A", test_zip, code=[work / "train.py", other / "train.py"])
     with pytest.raises(FileNotFoundError, match="no-such.ipynb"):
         pack_ntulearn(tmp_path / "out", "U2212345A", test_zip, code=["no-such.ipynb"])
 

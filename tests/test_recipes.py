@@ -23,6 +23,7 @@ def test_every_recipe_trains_on_the_same_budget_and_holdout_and_differs_only_whe
         cfg = recipe_config(name, budget, "data", "runs/x", seed=1)
         changed = {f.name for f in dataclasses.fields(cfg) if getattr(cfg, f.name) != getattr(base, f.name)}
         assert changed <= set(fields) | {"seed"} and "seed" in changed, name
+        assert name == BASELINE or changed - {"seed"}, f"{name} trains the baseline under another name"
         assert {key: getattr(cfg, key) for key in fields} == fields, name
 
 

@@ -143,3 +143,17 @@ def test_the_report_says_how_the_model_started_and_an_f_score(tmp_path):
     write_report(run_dir, tmp_path / "pretrained")
     text = (tmp_path / "pretrained" / "report.tex").read_text()
     assert "from ImageNet weights" in text and "from scratch" not in text
+
+
+def test_the_figures_command_names_the_tex_it_wrote(tmp_path, capsys):
+    from faceparse_lib.cli import main
+
+    run_dir = _challenge_run(tmp_path / "run", None, None, 0, 0.7)
+    out = tmp_path / "report"
+    assert main(["figures", str(run_dir), "--out", str(out), "--no-progress"]) == 0
+    assert f"and {out / 'report.tex'} (the report" in capsys.readouterr().out
+    (out / "report.tex").write_text((out / "report.tex").read_text() + "% my notes\n")
+    assert main(["figures", str(run_dir), "--out", str(out), "--no-progress", "--matric", "u2212345a"]) == 0
+    said = capsys.readouterr().out
+    assert f"and {out / 'report.new.tex'} (the report" in said and "may hold your edits" in said
+    assert "\\newcommand{\\matricno}{U2212345A}" in (out / "report.new.tex").read_text()

@@ -125,8 +125,20 @@ def test_the_srresnet_baseline_is_basicsrs_and_its_face_parsing_adaptation_fits_
     baseline = count_parameters(SRResNetSegmenter(classes=3, in_scale=1))
     assert baseline == 1_517_571 and int(1.2 * baseline) == CAP
     assert SRResNetSegmenter(classes=3, in_scale=1)(torch.zeros(1, 3, 8, 8)).shape == (1, 3, 32, 32)  # still ×4 SR
+    # BasicSR's MSRResNet_x4 state_dict, name for name and shape for shape
+    basicsr = {"conv_first": (64, 3), "upconv1": (256, 64), "upconv2": (256, 64), "conv_hr": (64, 64),
+               "conv_last": (3, 64), **{f"body.{i}.conv{k}": (64, 64) for i in range(16) for k in (1, 2)}}
+    expected = {f"{name}.{kind}": torch.Size([out, inp, 3, 3] if kind == "weight" else [out])
+                for name, (out, inp) in basicsr.items() for kind in ("weight", "bias")}
+    state = SRResNetSegmenter(classes=3, in_scale=1).state_dict()
+    assert {key: value.shape for key, value in state.items()} == expected
+    # and its initialisation: Kaiming-normal times 0.1, zero biases
+    assert all(not state[f"{name}.bias"].any() for name in basicsr)
+    fan_in = 64 * 9
+    assert state["body.7.conv1.weight"].std().item() == pytest.approx(0.1 * (2 / fan_in) ** 0.5, rel=0.05)
     model = build_model("srresnet_seg")
     assert check_parameter_budget(model, CAP) == 1_552_723  # 48 channels in (the unshuffle) and 19 out
+    assert model.size_divisor == 4 and build_model("srresnet_seg", in_scale=2).size_divisor == 2
     with pytest.raises(ValueError, match="no pretrained weights"):
         build_model("srresnet_seg", pretrained=True)
 

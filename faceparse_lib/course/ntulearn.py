@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from faceparse_lib.classes import NUM_CLASSES
-from faceparse_lib.course.submission import CHECKPOINT
+from faceparse_lib.course.submission import CHECKPOINT, MODEL_HEADING, RUN_HEADING
 from faceparse_lib.evaluation.masks import MASKS_FOLDER, write_zip
 from faceparse_lib.report.latex import PAGE_LIMIT, hand_in_name
 
@@ -24,6 +24,7 @@ SCREENSHOT_TYPES = (".png", ".jpg", ".jpeg")
 MATRIC_PATTERN = re.compile(r"[A-Z]\d{7,8}[A-Z]")  # NTU's, e.g. U2212345A
 OWN_CODE = "code/own"  # the student's notebooks and scripts: a folder of their own, so no name meets the kit's
 _SKIPPED = ("__pycache__", ".ipynb_checkpoints")
+CODE_TYPES = (".py", ".ipynb", ".sh", ".md", ".txt", ".yaml", ".yml", ".json", ".toml", ".cfg")
 
 
 @dataclass
@@ -56,8 +57,12 @@ def kit_code() -> dict[str, Path]:
             if p.is_file() and not any(part in _SKIPPED for part in p.parts) and p.suffix != ".pyc"}
 
 
-def _code_files(paths: Sequence[Path]) -> dict[str, Path]:
-    """The student's own code (notebooks, scripts, folders of them) under code/own/, by name within each folder."""
+def _code_files(paths: Sequence[Path], skipped: list[str]) -> dict[str, Path]:
+    """The student's own code (notebooks, scripts, folders of them) under code/own/, by name within each folder.
+
+    Only code and its text travel (CODE_TYPES): a folder given as code may also hold runs, weights, data or an
+    earlier hand-in, which are left out and named in `skipped`. Two files that would get one name are refused.
+    """
     files: dict[str, Path] = {}
     for path in map(Path, paths):
         if not path.exists():
@@ -66,10 +71,16 @@ def _code_files(paths: Sequence[Path]) -> dict[str, Path]:
         found = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         for file in found:
             inside = file.relative_to(root).parts if root.is_dir() else ()
-            if any(part in _SKIPPED or part.startswith(".") for part in inside) or file.suffix == ".pyc":
+            if any(part in _SKIPPED or part.startswith(".") for part in inside):
                 continue  # caches, .git, .DS_Store and the like
-            relative = "/".join((root.name, *inside)) if root.is_dir() else root.name
-            files[f"{OWN_CODE}/{relative}"] = file
+            if file.suffix.lower() not in CODE_TYPES:
+                skipped.append(str(file))
+                continue
+            name = f"{OWN_CODE}/" + ("/".join((root.name, *inside)) if root.is_dir() else root.name)
+            if name in files and files[name] != file:
+                raise ValueError(f"{files[name]} and {file} would both be {name} in the zip: rename one, or pass "
+                                 "their folders instead")
+            files[name] = file
     return files
 
 
@@ -96,8 +107,8 @@ def _from_test_zip(test_zip: Path) -> tuple[dict[str, bytes], str]:
 
 def readme_text(solution_readme: str, report: str | None, screenshot: str | None, masks: int,
                 own_code: Sequence[str]) -> str:
-    """Readme.txt of the NTULearn zip: its files and how to reproduce a mask, then the solution's own Readme.txt
-    (the model, its parameters, the recipe, the libraries) as it is."""
+    """Readme.txt of the NTULearn zip: its files and how to reproduce a mask, then the model, its parameters, the
+    recipe and the libraries, as the solution's own Readme.txt says them."""
     files = [f"  {report or '(report PDF: not yet added)'}   the report",
              f"  {screenshot or '(leaderboard screenshot: not yet added)'}   the test-phase leaderboard",
              f"  {MASKS_FOLDER}/   {masks} predicted test masks, one PNG per test image, 8-bit class indices 0..{NUM_CLASSES - 1}",
@@ -107,8 +118,10 @@ def readme_text(solution_readme: str, report: str | None, screenshot: str | None
              *[f"  {name}   the student's own code" for name in own_code]]
     how = ("How to reproduce a mask\n  pip install -r code/solution/requirements.txt\n"
            f"  cd code/solution && python3 run.py --input IMAGE.jpg --output MASK.png --weights ../../{CHECKPOINT}\n")
-    solution = (f"\nThe test-phase solution's own {README} (its paths are inside code/solution/)\n\n{solution_readme}"
-                if solution_readme else "")
+    # The solution's model, recipe and libraries; its files and how to run are the ones above, laid out for this zip.
+    _, heading, rest = solution_readme.partition(MODEL_HEADING)
+    model = (heading + rest.partition(RUN_HEADING)[0]).rstrip()
+    solution = f"\n{model}\n" if heading else ""
     return "Face parsing on CelebAMask-HQ: the NTULearn hand-in\n\nFiles\n" + "\n".join(files) + "\n\n" + how + solution
 
 
@@ -164,7 +177,11 @@ def pack_ntulearn(out_dir: str | Path, matric: str, test_zip: str | Path | None,
                else f"{screenshot or 'none given'}")
         result.missing.append(f"the leaderboard screenshot ({why}): save one of the test phase's leaderboard")
 
-    own = _code_files([Path(p) for p in code])
+    skipped: list[str] = []
+    own = _code_files([Path(p) for p in code], skipped)
+    if skipped:
+        result.warnings.append(f"{len(skipped)} file(s) under CODE are not code and were left out, e.g. "
+                               + ", ".join(skipped[:3]))
     if not own:
         result.missing.append("your own code (CODE): the notebooks you ran and any scripts, e.g. on Colab "
                               "'/content/drive/MyDrive/Colab Notebooks/03_training.ipynb'; the kit's code is packed")

@@ -31,6 +31,8 @@ RUN_PY = Path(__file__).with_name("solution") / "run.py"
 STANDALONE = Path(__file__).parents[1] / "standalone"  # copied beside run.py as solution/standalone/
 CHECKPOINT = "ckpt.pth"  # the weights' name in solution/ (the course's template loads ckpt["state_dict"])
 SOLUTION_FILES = (CHECKPOINT, "requirements.txt", "run.py")
+# Readme.txt's headings around what a reader needs of the model (the NTULearn Readme carries that part over)
+MODEL_HEADING, RUN_HEADING = "Model:", "How to run"
 # What run.py imports, as PyPI names. smp and timm build the network's layers, so the solution pins the versions it
 # was made with; torch, numpy and Pillow get the kit's own floors (pyproject.toml, which a test keeps equal), so a
 # grader's interpreter (3.10 too) and its torch are used as they are instead of a multi-gigabyte download.
@@ -100,7 +102,7 @@ Files
   solution/requirements.txt   the libraries run.py needs, pinned
   solution/Readme.txt  this file
 
-Model: {name}, {parameters:,} parameters (the challenge asks for fewer than {CHALLENGE.max_parameters:,}), trained
+{MODEL_HEADING} {name}, {parameters:,} parameters (the challenge asks for fewer than {CHALLENGE.max_parameters:,}), trained
 from scratch, one model, no ensemble: {training_sentence(config, getattr(model, "checkpoint_iteration", None))}.
 {recipe}
 Test-time augmentation: {"flip (the mirrored image's prediction, left/right swapped back, averaged in)" if tta else "none"}.
@@ -108,7 +110,7 @@ Test-time augmentation: {"flip (the mirrored image's prediction, left/right swap
 Third-party libraries
 {libraries}
 
-How to run
+{RUN_HEADING}
   pip install -r requirements.txt
   python3 run.py --input /path/to/input-image.jpg --output /path/to/output-mask.png --weights ckpt.pth
 """

@@ -93,7 +93,7 @@ def _sha256(data: bytes) -> str:
 def report_tex(facts: ReportFacts, name: str | None = None, matric: str | None = None) -> str:
     """The whole LaTeX document."""
     name_tex = latex_text(name) if name else r"\towrite{YOUR NAME}"
-    matric_tex = latex_text(matric) if matric else r"\towrite{MATRIC NO}"
+    matric_tex = latex_text(matric.strip().upper()) if matric else r"\towrite{MATRIC NO}"
     hand_in = hand_in_name(name or "YOUR_NAME", matric or "MATRIC_NO")
     lines = [f"% The report skeleton the kit wrote from a run: compile it with pdflatex (or upload this folder to "
              f"Overleaf),\n% replace every red [To write: ...], and hand it in as {hand_in} (at most {PAGE_LIMIT} A4 "

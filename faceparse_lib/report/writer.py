@@ -133,8 +133,8 @@ def write_report(
     facts = ReportFacts(run, runs, model_name, parameters, written, writer.banner, score_source)
     tex = write_report_tex(out, facts, name, matric)
     if tex.name != REPORT_TEX:
-        log.warning("%s has your edits: the new skeleton is %s beside it (copy what you need across)",
-                    out / REPORT_TEX, tex)
+        log.warning("%s may hold your edits (it differs from the skeleton last written there), so it was left as it "
+                    "is: the new skeleton is %s beside it (copy what you need across)", out / REPORT_TEX, tex)
     log.info("wrote %s, %s and %d tables/figures", report, tex.name, len(writer.written))
     return report
 

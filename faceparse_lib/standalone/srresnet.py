@@ -17,6 +17,15 @@ SCALE = 4  # the ×4 of MSRResNet_x4, undone on the way in by the pixel-unshuffl
 SRRESNET_ARCH = "SRResNet"  # its "arch" in a checkpoint's model spec, where smp models name theirs
 
 
+def init_like_basicsr(*convs: nn.Conv2d, scale: float = 0.1) -> None:
+    """BasicSR's default_init_weights: Kaiming-normal weights times `scale`, zero biases, which keeps a deep residual
+    stack with no normalisation near the identity at the start."""
+    for conv in convs:
+        nn.init.kaiming_normal_(conv.weight)
+        conv.weight.data.mul_(scale)
+        nn.init.zeros_(conv.bias)
+
+
 class ResidualBlockNoBN(nn.Module):
     """BasicSR's block: conv 3×3, ReLU, conv 3×3, added to the input."""
 
@@ -24,6 +33,7 @@ class ResidualBlockNoBN(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        init_like_basicsr(self.conv1, self.conv2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv2(F.relu(self.conv1(x), inplace=True))
@@ -35,18 +45,19 @@ class SRResNetSegmenter(nn.Module):
     `in_scale=1, classes=3` is BasicSR's MSRResNet_x4 layer for layer (without its input skip): 1,517,571 parameters.
     """
 
-    output_stride = SCALE  # the input's sides must divide by it
     requires_divisible_input_shape = True
 
     def __init__(self, classes: int = 19, channels: int = 64, blocks: int = 16, in_scale: int = SCALE):
         super().__init__()
         self.in_scale = in_scale
+        self.output_stride = in_scale  # the input's sides must divide by it
         self.conv_first = nn.Conv2d(3 * in_scale**2, channels, 3, padding=1)
         self.body = nn.Sequential(*(ResidualBlockNoBN(channels) for _ in range(blocks)))
         self.upconv1 = nn.Conv2d(channels, channels * 4, 3, padding=1)
         self.upconv2 = nn.Conv2d(channels, channels * 4, 3, padding=1)
         self.conv_hr = nn.Conv2d(channels, channels, 3, padding=1)
         self.conv_last = nn.Conv2d(channels, classes, 3, padding=1)
+        init_like_basicsr(self.conv_first, self.upconv1, self.upconv2, self.conv_hr, self.conv_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.in_scale > 1:

@@ -126,8 +126,8 @@ def loss_shares(pixels: np.ndarray | Sequence[int], weights: np.ndarray | torch.
                 method: str = "weighted") -> Figure:
     """Each class's share of the cross-entropy loss, unweighted (its pixel share) against weighted (n_c·w_c / Σ n·w).
 
-    Weighted CE averages w_y·loss over the pixels divided by Σ w_y, so a class's pull on the gradient at a given
-    per-pixel loss is its pixels times its weight, over the total: what the weights change, drawn.
+    The kit's weighted CE sums w_y·loss over the pixels (divided by their count), so at a given per-pixel loss a
+    class pulls on the gradient with its pixels times its weight; as a share of the total, n_c·w_c / Σ n·w.
     """
     counts = np.asarray(pixels, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)

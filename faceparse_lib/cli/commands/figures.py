@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from faceparse_lib.models.torch_files import CheckpointError
     from faceparse_lib.data.layout import DatasetError
+    from faceparse_lib.report.latex import EDITED_TEX, REPORT_TEX
     from faceparse_lib.report.writer import write_report
 
     try:
@@ -36,6 +37,9 @@ def run(args: argparse.Namespace) -> int:
     for sub in ("tables", "figures"):
         names = sorted(p.name for p in (report.parent / sub).iterdir())
         print(f"{report.parent / sub}: {', '.join(names)}")
-    print(f"wrote {report} and {report.with_name('report.tex')} (the report to hand in: compile it with pdflatex or "
-          "upload its folder to Overleaf)")
+    fresh = report.with_name(EDITED_TEX)  # written instead of report.tex when that one holds the student's edits
+    edited = fresh.is_file() and fresh.stat().st_mtime_ns >= report.stat().st_mtime_ns
+    tex = fresh if edited else report.with_name(REPORT_TEX)
+    print(f"wrote {report} and {tex} (the report to hand in: compile it with pdflatex or upload its folder to "
+          "Overleaf)" + (f"; {REPORT_TEX} beside it may hold your edits and was left as it is" if tex == fresh else ""))
     return 0
