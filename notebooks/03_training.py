@@ -131,8 +131,10 @@ print(f"run dir: {cfg.run_dir}")
 # The learning rate climbs during the warm-up (large steps on random weights diverge), then decays to almost
 # nothing, so the last iterations only polish. The parameters: the course counts every one of them against the
 # cap, and most sit in the encoder and the decoder. The augmentation: every training step sees another random
-# variant of each face (resized, rotated, cropped, mirrored, recoloured, as this preset asks), with its mask
-# following pixel for pixel. This stops the network from memorising 900 faces.
+# variant of each face (cropped and mirrored in the `challenge` preset; other presets also resize, rotate or
+# recolour), with its mask following pixel for pixel. This slows the network in memorising 900 faces. More is not
+# always better: on the real hand-out, random resize, rotation and recolouring made short runs learn more slowly
+# (README, "Recipes on real faces").
 
 # %%
 from faceparse_lib.data.rules import rule_set
