@@ -157,3 +157,12 @@ def test_the_figures_command_names_the_tex_it_wrote(tmp_path, capsys):
     said = capsys.readouterr().out
     assert f"and {out / 'report.new.tex'} (the report" in said and "may hold your edits" in said
     assert "\\newcommand{\\matricno}{U2212345A}" in (out / "report.new.tex").read_text()
+
+
+def test_the_per_class_caption_says_the_images_were_held_out_training_images(tmp_path, data_root):
+    run_dir = _challenge_run(tmp_path / "run", data_root, "log2", 0, 0.7)
+    stems = sorted(p.stem for p in (data_root / "train" / "masks").iterdir())[:2]
+    (run_dir / "holdout.json").write_text(json.dumps({"size": 2, "holdout_seed": 0, "stems": stems}))
+    write_report(run_dir, tmp_path / "report", data_root=data_root, samples=2)
+    text = (tmp_path / "report" / "report.tex").read_text()
+    assert "evaluated on 2 held-out training images of" in text and "validation images of" not in text

@@ -176,7 +176,8 @@ def evaluate_run(run: Run, root: Path, device: str = "cpu", progress: bool = Fal
     dataset = FaceParsingDataset.from_pairs(validation_pairs(run.path, root))
     fscore = FScore()
     matrix = evaluate(model, dataset, progress=progress, fscore=fscore)
-    source = f"{checkpoint.name} evaluated on {len(dataset)} validation images of {root}"
+    kind = "held-out training" if (run.path / HOLDOUT_FILE).is_file() else "validation"
+    source = f"{checkpoint.name} evaluated on {len(dataset)} {kind} images of {root}"
     return scores_of_matrix(matrix, source, fscore.per_class()), model
 
 
