@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from faceparse_lib.classes import NUM_CLASSES
-from faceparse_lib.course.submission import CHECKPOINT, MODEL_HEADING, RUN_HEADING
+from faceparse_lib.course.submission import CHECKPOINT, MODEL_HEADING, RUN_HEADING, check_submission
 from faceparse_lib.evaluation.masks import MASKS_FOLDER, write_zip
 from faceparse_lib.report.latex import PAGE_LIMIT, hand_in_name
 
@@ -111,7 +111,8 @@ def readme_text(solution_readme: str, report: str | None, screenshot: str | None
     recipe and the libraries, as the solution's own Readme.txt says them."""
     files = [f"  {report or '(report PDF: not yet added)'}   the report",
              f"  {screenshot or '(leaderboard screenshot: not yet added)'}   the test-phase leaderboard",
-             f"  {MASKS_FOLDER}/   {masks} predicted test masks, one PNG per test image, 8-bit class indices 0..{NUM_CLASSES - 1}",
+             f"  {MASKS_FOLDER}/   {masks} predicted test masks, one PNG per test image, 8-bit class indices "
+             f"0..{NUM_CLASSES - 1}",
              f"  {CHECKPOINT}   the trained weights that produced them",
              "  code/solution/   run.py, its requirements and the inference it imports (predicts one image)",
              "  code/faceparse_lib/   the training kit as it was used (python -m faceparse_lib --help)",
@@ -142,8 +143,6 @@ def pack_ntulearn(out_dir: str | Path, matric: str, test_zip: str | Path | None,
     members: dict[str, Path | bytes] = {}
     solution_readme, masks = "", 0
     if test_zip and Path(test_zip).is_file():
-        from faceparse_lib.course.submission import check_submission
-
         problems = check_submission(test_zip, solution=True)
         if problems:
             result.missing += [f"a test-phase zip the grader accepts: {p}" for p in problems]

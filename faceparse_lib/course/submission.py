@@ -364,13 +364,15 @@ def _standalone_imports(run_py: bytes) -> set[str]:
     every = {m.stem for m in standalone_files()} - {"__init__"}
     found: set[str] = set()
     for node in ast.walk(tree):
-        names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module
-                 else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
-        for name in names:
-            package, _, module = name.partition(".")
-            if package == STANDALONE.name:
-                found |= {module.split(".")[0]} if module else (
-                    {a.name for a in node.names} & every if isinstance(node, ast.ImportFrom) else every)
+        if isinstance(node, ast.ImportFrom) and node.module:
+            package, _, module = node.module.partition(".")
+            if package == STANDALONE.name:  # from standalone.images import x / from standalone import images
+                found |= {module.split(".")[0]} if module else {a.name for a in node.names} & every
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                package, _, module = alias.name.partition(".")
+                if package == STANDALONE.name:  # import standalone.images / import standalone
+                    found |= {module.split(".")[0]} if module else every
     return found
 
 
