@@ -146,7 +146,7 @@ display(learning_rate_schedule(cfg))
 parts = [(part, count) for part, _, count in parts_of_model(cfg.model, cfg.num_classes)]
 display(parameter_budget(parts, rule_set(cfg.rules).max_parameters, cfg.model))
 face, face_mask = read_pair(*list_pairs(ws.data_root, "train")[0])
-display(augmentation_samples(face, face_mask, training_augmentation(cfg)))
+display(augmentation_samples(face, face_mask, training_augmentation(cfg), input_size=cfg.input_size))
 
 # %% [markdown]
 # ## Why the flip must swap left and right

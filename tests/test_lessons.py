@@ -89,3 +89,18 @@ def test_the_overfitting_figure_marks_where_the_loss_and_the_score_are_best():
     assert list(score.lines[0].get_ydata()) == [0.60, 0.70, 0.74, 0.73]
     with pytest.raises(ValueError, match="no validation rows"):
         lessons.overfitting(pd.DataFrame(rows[:3]), "fscore")
+
+
+def test_the_augmentation_figure_resizes_first_as_training_does():
+    from faceparse_lib.data.batches import resize_pair
+    from faceparse_lib.training.loop import training_augmentation
+
+    image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    mask = np.zeros((64, 64), dtype=np.uint8)
+    mask[:, :20] = 4
+    cfg = TrainConfig.preset("challenge", crop_size=32, flip_p=0.0)  # the crop is the whole resized face
+    fig = lessons.augmentation_samples(image, mask, training_augmentation(cfg), count=1, input_size=32)
+    _, expected = resize_pair(torch.from_numpy(image).permute(2, 0, 1).float(), torch.from_numpy(mask), 32)
+    shown = fig.axes[3].images[0].get_array()  # draw 1's mask, coloured
+    assert shown.shape[:2] == (32, 32)
+    assert np.array_equal(np.all(shown == shown[0, 0], axis=-1), expected.numpy() == 4)

@@ -27,10 +27,17 @@ def _displayable(image: torch.Tensor) -> np.ndarray:
 
 def augmentation_samples(image: np.ndarray, mask: np.ndarray,
                          augment: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
-                         count: int = 4, seed: int = 0) -> Figure:
-    """One face and its mask, then `count` draws of the training augmentation (mask pixels it ignores in white)."""
+                         count: int = 4, seed: int = 0, input_size: int | None = None) -> Figure:
+    """One face and its mask, then `count` draws of the training augmentation (mask pixels it ignores in white).
+
+    `input_size` (a config's) resizes the pair first, as training does, so a crop covers what it covers there.
+    """
+    from faceparse_lib.data.batches import resize_pair
+
     source = torch.from_numpy(image).permute(2, 0, 1).float() / 255
     target = torch.from_numpy(mask.astype(np.int64))
+    if input_size is not None:
+        source, target = resize_pair(source, target, input_size)
     fig = Figure(figsize=(2.2 * (count + 1), 4.6), layout="constrained")
     axes = fig.subplots(2, count + 1, squeeze=False)
     with torch.random.fork_rng(devices=[]):  # the draws are repeatable, and the caller's random state untouched
